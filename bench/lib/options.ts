@@ -1,0 +1,120 @@
+/**
+ * Command-line options of `npm run bench` (node bench/run.ts). Defaults give the full run (about two and a
+ * half minutes); --quick shortens every cell.
+ */
+import { parseArgs } from 'node:util';
+import { SECTIONS, type Section, TARGET_NAMES, type TargetName } from './types.ts';
+import { DEFAULT_WEFT_NODE_FLAGS } from './weft.ts';
+
+export interface Options {
+  durationS: number;
+  warmupS: number;
+  targets: TargetName[];
+  sections: Section[];
+  weftEntry: string;
+  weftNodeFlags: string[];
+  upstream: 'nginx' | 'node' | 'auto';
+  pin: boolean;
+  keepTmp: boolean;
+  write: boolean;
+  h2Streams: number;
+  grpcConcurrency: number;
+}
+
+export const USAGE = `Usage: node bench/run.ts [options]
+
+Compares no proxy (the floor), Weft, nginx and haproxy in front of one upstream on loopback.
+
+  --quick                 2 s per cell instead of 5 (about a minute in all)
+  --duration <s>          seconds per measured cell (default 5)
+  --warmup <s>            seconds of warm-up load before each target's cells (default 1)
+  --targets <list>        comma-separated subset of floor,weft,nginx,haproxy (floor is always run)
+  --sections <list>       comma-separated subset of h1,h2,grpc (default all)
+  --weft-entry <path>     Weft's CLI entry (default src/cli/main.ts)
+  --weft-node-flags <s>   Node flags for Weft, space-separated; "" for none
+                          (default: ${DEFAULT_WEFT_NODE_FLAGS.join(' ')}; env WEFT_BENCH_NODE_FLAGS)
+  --upstream <kind>       nginx | node | auto (default auto: nginx when installed)
+  --h2-streams <n>        concurrent streams on the one h2load connection (default 10)
+  --grpc-concurrency <n>  gRPC calls in flight (default 10)
+  --no-pin                do not pin processes to cores with taskset
+  --keep-tmp              keep the temp dir (configs and logs) and print its path
+  --no-write              do not write bench/results/*.json
+  -h, --help              this text
+`;
+
+function list<T extends string>(
+  value: string | undefined,
+  allowed: readonly T[],
+  what: string,
+): T[] | undefined {
+  if (value === undefined) return undefined;
+  const items = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  for (const item of items) {
+    if (!(allowed as readonly string[]).includes(item)) {
+      throw new Error(`unknown ${what} "${item}" (one of ${allowed.join(', ')})`);
+    }
+  }
+  return items as T[];
+}
+
+function positive(value: string | undefined, fallback: number, what: string, integer = false): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || (integer && !Number.isInteger(n)))
+    throw new Error(`bad ${what}: ${value}`);
+  return n;
+}
+
+/** Returns undefined for --help. */
+export function parseOptions(argv: readonly string[]): Options | undefined {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      quick: { type: 'boolean', default: false },
+      duration: { type: 'string' },
+      warmup: { type: 'string' },
+      targets: { type: 'string' },
+      sections: { type: 'string' },
+      'weft-entry': { type: 'string', default: 'src/cli/main.ts' },
+      'weft-node-flags': { type: 'string' },
+      upstream: { type: 'string', default: 'auto' },
+      'h2-streams': { type: 'string' },
+      'grpc-concurrency': { type: 'string' },
+      'no-pin': { type: 'boolean', default: false },
+      'keep-tmp': { type: 'boolean', default: false },
+      'no-write': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) return undefined;
+  const upstream = values.upstream;
+  if (upstream !== 'nginx' && upstream !== 'node' && upstream !== 'auto') {
+    throw new Error(`bad --upstream: ${upstream} (nginx, node or auto)`);
+  }
+  // wrk and h2load take whole seconds.
+  const durationS = positive(values.duration, values.quick ? 2 : 5, '--duration', true);
+  if (durationS < 1) throw new Error('--duration must be at least 1');
+  const targets = list(values.targets, TARGET_NAMES, 'target') ?? [...TARGET_NAMES];
+  const flags = values['weft-node-flags'] ?? process.env.WEFT_BENCH_NODE_FLAGS;
+  return {
+    durationS,
+    warmupS: positive(values.warmup, 1, '--warmup', true),
+    // The floor is what added latency is measured against, so it always runs, and first.
+    targets: TARGET_NAMES.filter((t) => t === 'floor' || targets.includes(t)),
+    sections: list(values.sections, SECTIONS, 'section') ?? [...SECTIONS],
+    weftEntry: values['weft-entry'],
+    weftNodeFlags:
+      flags === undefined ? [...DEFAULT_WEFT_NODE_FLAGS] : flags.split(/\s+/).filter((f) => f !== ''),
+    upstream,
+    pin: !values['no-pin'],
+    keepTmp: values['keep-tmp'],
+    write: !values['no-write'],
+    h2Streams: positive(values['h2-streams'], 10, '--h2-streams', true) || 1,
+    grpcConcurrency: positive(values['grpc-concurrency'], 10, '--grpc-concurrency', true) || 1,
+  };
+}

@@ -1,0 +1,302 @@
+/**
+ * Turns the measurements into what people read: the pass/fail checks of Weft's targets against nginx and
+ * against fixed memory limits, one table per protocol section (targets as columns), and the JSON record
+ * written to bench/results/<timestamp>.json and bench/results/latest.json.
+ */
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CellResult, Metrics, SectionResult } from './measure.ts';
+import type { Memory } from './proc-stats.ts';
+import type { Section, TargetName } from './types.ts';
+
+export type Results = Partial<Record<TargetName, Partial<Record<Section, SectionResult>>>>;
+
+export interface Check {
+  name: string;
+  /** Weft's figure. */
+  actual: number | null;
+  /** The bound it is held to (derived from nginx's figure where the target is relative). */
+  limit: number | null;
+  unit: string;
+  /** null when it could not be judged (Weft or nginx did not run). */
+  pass: boolean | null;
+  detail: string;
+}
+
+export interface BenchReport {
+  startedAt: string;
+  finishedAt: string;
+  elapsedS: number;
+  host: { cpus: number; kernel: string; node: string; pinned: boolean };
+  options: Record<string, unknown>;
+  tools: Record<string, string>;
+  upstream: string;
+  results: Results;
+  checks: Check[];
+  notes: string[];
+}
+
+function metrics(results: Results, t: TargetName, s: Section, cellName: string): Metrics | undefined {
+  const c: CellResult | undefined = results[t]?.[s]?.cells[cellName];
+  return c?.ok === true ? c : undefined;
+}
+
+function added(results: Results, t: TargetName, s: Section, cellName: string, key: 'p50' | 'p99') {
+  const m = metrics(results, t, s, cellName);
+  const floor = metrics(results, 'floor', s, cellName);
+  return m === undefined || floor === undefined ? undefined : m[key] - floor[key];
+}
+
+/** "@1 conn", "@1 conn, same core", "@10 in flight"... */
+function cellLabel(s: Section, cellName: string): string {
+  if (s === 'h1') {
+    const same = cellName.endsWith('same');
+    return `@${cellName.slice(1).replace('same', '')} conn${same ? ', same core' : ''}`;
+  }
+  if (s === 'grpc') return `@${cellName.slice(1)} in flight`;
+  return '';
+}
+
+/**
+ * The load side (core 1: load generator and upstream) was saturated while the proxy's core was not: the
+ * rate measured is then a lower bound of what the proxy can do, and "requests/s per core" says more.
+ */
+export function loadBound(m: Metrics): boolean {
+  const [proxyCore = 0, loadCore = 0] = m.coreBusyPercent;
+  return m.proxyCpuPercent !== undefined && m.sameCore !== true && loadCore >= 95 && proxyCore < 90;
+}
+
+const round = (v: number, digits = 1) => Math.round(v * 10 ** digits) / 10 ** digits;
+
+export function computeChecks(results: Results): Check[] {
+  const checks: Check[] = [];
+  const relative = (
+    name: string,
+    unit: string,
+    weft: number | undefined,
+    nginx: number | undefined,
+    factor: number,
+    atLeast: boolean,
+  ) => {
+    if (weft === undefined || nginx === undefined) {
+      const missing = weft === undefined ? 'Weft' : 'nginx';
+      checks.push({
+        name,
+        actual: weft ?? null,
+        limit: null,
+        unit,
+        pass: null,
+        detail: `no figure for ${missing}`,
+      });
+      return;
+    }
+    // A relative bound from a near-zero nginx figure would be noise: hold it at 1 unit at least.
+    const limit = round(Math.max(nginx, 1) * factor);
+    const pass = atLeast ? weft >= limit : weft <= limit;
+    checks.push({
+      name,
+      actual: round(weft),
+      limit,
+      unit,
+      pass,
+      detail: `Weft ${round(weft)} ${unit}, nginx ${round(nginx)} ${unit}, limit ${atLeast ? '>=' : '<='} ${limit} ${unit}`,
+    });
+  };
+  // The same-core cell: on the split layout four cross-core wake-ups dominate the added latency of every
+  // proxy alike (see measure.ts), which would make this ratio meaningless.
+  relative(
+    'added p50 latency @1 conn (same core) <= 2x nginx',
+    'us',
+    added(results, 'weft', 'h1', 'c1same', 'p50'),
+    added(results, 'nginx', 'h1', 'c1same', 'p50'),
+    2,
+    false,
+  );
+  relative(
+    'CPU per request @50 conns <= 2.5x nginx',
+    'us',
+    metrics(results, 'weft', 'h1', 'c50')?.cpuUsPerRequest,
+    metrics(results, 'nginx', 'h1', 'c50')?.cpuUsPerRequest,
+    2.5,
+    false,
+  );
+  relative(
+    'max rps on one core @50 conns >= 40% of nginx',
+    'rps',
+    metrics(results, 'weft', 'h1', 'c50')?.rps,
+    metrics(results, 'nginx', 'h1', 'c50')?.rps,
+    0.4,
+    true,
+  );
+  const nginxC50 = metrics(results, 'nginx', 'h1', 'c50');
+  const rpsCheck = checks[checks.length - 1];
+  if (rpsCheck !== undefined && nginxC50 !== undefined && loadBound(nginxC50)) {
+    rpsCheck.detail += ' (nginx was load-bound, so its rate and this limit are lower bounds)';
+  }
+  const absolute = (name: string, value: number | undefined, limit: number) => {
+    checks.push({
+      name,
+      actual: value ?? null,
+      limit,
+      unit: 'MB',
+      pass: value === undefined ? null : value <= limit,
+      detail: value === undefined ? 'no figure for Weft' : `Weft ${value} MB, limit <= ${limit} MB`,
+    });
+  };
+  absolute('RssAnon idle <= 20 MB', results.weft?.h1?.memIdle?.rssAnonMB, 20);
+  absolute('RssAnon after load <= 30 MB', results.weft?.h1?.memAfter?.rssAnonMB, 30);
+  return checks;
+}
+
+// ---- tables ----
+
+type Row = [label: string, ...cells: string[]];
+
+function table(title: string, columns: readonly string[], rows: Row[]): string {
+  const widths = [Math.max(title.length, ...rows.map((r) => r[0].length))];
+  columns.forEach((c, i) => {
+    widths[i + 1] = Math.max(c.length, ...rows.map((r) => (r[i + 1] ?? '').length), 7);
+  });
+  const line = (cells: readonly string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[0] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
+  return [line([title, ...columns]), line(widths.map((w) => '-'.repeat(w ?? 0))), ...rows.map(line)].join(
+    '\n',
+  );
+}
+
+const dash = '-';
+const num = (v: number | undefined, digits = 0) =>
+  v === undefined
+    ? dash
+    : v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const signed = (v: number | undefined) => (v === undefined ? dash : `${v >= 0 ? '+' : ''}${num(v)}`);
+const mem = (a: Memory | undefined, b: Memory | undefined, key: keyof Memory) =>
+  a === undefined && b === undefined ? dash : `${num(a?.[key], 1)} / ${num(b?.[key], 1)}`;
+
+/** "fail" or "skip" in place of a number, so a column that did not run is obvious. */
+function cellText(results: Results, t: TargetName, s: Section, cellName: string, f: (m: Metrics) => string) {
+  const sec = results[t]?.[s];
+  if (sec === undefined) return dash;
+  if (sec.status === 'skipped') return 'skip';
+  const c = sec.cells[cellName];
+  if (c === undefined || !c.ok) return 'FAIL';
+  return f(c);
+}
+
+function sectionTable(
+  results: Results,
+  targets: readonly TargetName[],
+  s: Section,
+  title: string,
+  cells: string[],
+) {
+  const rows: Row[] = [];
+  const per = (label: string, cellName: string, f: (m: Metrics, t: TargetName) => string) =>
+    rows.push([label, ...targets.map((t) => cellText(results, t, s, cellName, (m) => f(m, t)))]);
+  const addedRow = (label: string, cellName: string, key: 'p50' | 'p99') =>
+    rows.push([
+      label,
+      ...targets.map((t) =>
+        t === 'floor'
+          ? dash
+          : cellText(results, t, s, cellName, () => signed(added(results, t, s, cellName, key))),
+      ),
+    ]);
+  for (const c of cells) {
+    const at = cellLabel(s, c);
+    per(`p50 latency ${at} (us)`, c, (m) => num(m.p50));
+    addedRow(`  added p50 ${at}`, c, 'p50');
+    per(`p99 latency ${at} (us)`, c, (m) => num(m.p99));
+    addedRow(`  added p99 ${at}`, c, 'p99');
+    per(`requests/s ${at}`, c, (m, t) => `${num(m.rps)}${t !== 'floor' && loadBound(m) ? '*' : ''}`);
+    // On HTTP/1.1 the proxy's CPU is shown for the saturating cell (and @10 below); the rest are latency runs.
+    if (s === 'h1' && c !== 'c50') continue;
+    per(`proxy CPU per request ${at} (us)`, c, (m) => num(m.cpuUsPerRequest, 1));
+    per(`  = requests/s per core (1e6 / CPU per request)`, c, (m) =>
+      m.cpuUsPerRequest === undefined || m.cpuUsPerRequest === 0 ? dash : num(1e6 / m.cpuUsPerRequest),
+    );
+    per(`proxy CPU ${at} (% of a core)`, c, (m) => num(m.proxyCpuPercent));
+    per(`core0 / core1 busy ${at} (%)`, c, (m) => m.coreBusyPercent.slice(0, 2).join(' / '));
+  }
+  if (s === 'h1') {
+    per('proxy CPU per request @10 conn (us)', 'c10', (m) => num(m.cpuUsPerRequest, 1));
+  }
+  const memRow = (label: string, key: keyof Memory) =>
+    rows.push([label, ...targets.map((t) => mem(results[t]?.[s]?.memIdle, results[t]?.[s]?.memAfter, key))]);
+  memRow('RssAnon idle / after load (MB)', 'rssAnonMB');
+  memRow('VmRSS idle / after load (MB)', 'rssMB');
+  memRow('PSS idle / after load (MB)', 'pssMB');
+  rows.push([
+    'errors (socket + non-2xx)',
+    ...targets.map((t) => {
+      const sec = results[t]?.[s];
+      if (sec === undefined || sec.status === 'skipped') return dash;
+      return num(Object.values(sec.cells).reduce((a, c) => a + (c.ok ? c.errors : 0), 0));
+    }),
+  ]);
+  const text = table(title, targets, rows);
+  const marked = targets.some((t) =>
+    Object.values(results[t]?.[s]?.cells ?? {}).some((c) => t !== 'floor' && c.ok && loadBound(c)),
+  );
+  return marked
+    ? `${text}\n* the load core (1) was saturated and the proxy's core (0) was not: a lower bound of the proxy's rate`
+    : text;
+}
+
+export function formatReport(
+  report: BenchReport,
+  targets: readonly TargetName[],
+  sections: readonly Section[],
+) {
+  const d = report.options.durationS;
+  const out: string[] = [];
+  const titles: Record<Section, string> = {
+    h1: `HTTP/1.1 keep-alive, "ok" body, wrk -t1, ${d} s per cell`,
+    h2: `h2c, h2load -t1 -c1 -m${report.options.h2Streams}, ${d} s`,
+    grpc: `gRPC unary, grpc-js client and server, one channel, ${d} s per cell`,
+  };
+  const cellNames: Record<Section, string[]> = {
+    h1: ['c1', 'c1same', 'c10', 'c50'],
+    h2: [`c1m${report.options.h2Streams}`],
+    grpc: [...new Set(['x1', `x${report.options.grpcConcurrency}`])],
+  };
+  for (const s of sections) {
+    out.push(sectionTable(report.results, targets, s, titles[s], cellNames[s]), '');
+    const notes: string[] = [];
+    for (const t of targets) {
+      const sec = report.results[t]?.[s];
+      if (sec === undefined) continue;
+      if (sec.note !== undefined && t !== 'floor') notes.push(`  ${t}: ${sec.note}`);
+      const errs = [
+        ...(sec.error !== undefined ? [sec.error] : []),
+        ...Object.entries(sec.cells).flatMap(([k, c]) => (c.ok ? [] : [`${k}: ${c.error}`])),
+      ];
+      for (const e of errs) {
+        const [first, ...rest] = e.split('\n');
+        notes.push(`  ${t} ${sec.status}: ${first}`);
+        for (const l of rest.slice(-8)) notes.push(`      | ${l}`);
+      }
+    }
+    if (notes.length > 0) out.push(notes.join('\n'), '');
+  }
+  out.push('Targets (Weft, HTTP/1.1)');
+  for (const c of report.checks) {
+    const mark = c.pass === null ? 'n/a ' : c.pass ? 'PASS' : 'FAIL';
+    out.push(`  [${mark}] ${c.name}: ${c.detail}`);
+  }
+  if (report.notes.length > 0) out.push('', ...report.notes.map((n) => `note: ${n}`));
+  return out.join('\n');
+}
+
+/** Writes <dir>/<timestamp>.json and <dir>/latest.json (each through a .tmp file and a rename). */
+export function writeReport(dir: string, report: BenchReport): string {
+  mkdirSync(dir, { recursive: true });
+  const stamp = report.startedAt.replace(/:/g, '-').replace(/\.\d+Z$/, 'Z');
+  const text = `${JSON.stringify(report, null, 2)}\n`;
+  const path = join(dir, `${stamp}.json`);
+  for (const p of [path, join(dir, 'latest.json')]) {
+    writeFileSync(`${p}.tmp`, text);
+    renameSync(`${p}.tmp`, p);
+  }
+  return path;
+}

@@ -1,0 +1,114 @@
+/**
+ * Weft as a target: writes a ProxyConfig YAML (one backend `up` and one explicit-mode outbound listener
+ * `up` in front of the section's upstream), checks it against Weft's own schema, starts
+ * `node <flags> src/cli/main.ts proxy --config <file>` on the proxy core and waits for the admin `/ready`.
+ * The Node flags default to the memory settings in STYLE.md and can be changed with --weft-node-flags.
+ * Any failure (no CLI yet, a config the proxy rejects, no readiness) is thrown with the proxy's log tail,
+ * so the bench reports the cell as failed instead of stopping.
+ */
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import { stringify } from 'yaml';
+import { freePort, httpStatus, startProcess, stopProcess, tcpOpen, waitUntil } from './procs.ts';
+import type { RunningTarget, Section, Target } from './types.ts';
+
+export const DEFAULT_WEFT_NODE_FLAGS = [
+  '--max-semi-space-size=1',
+  '--max-old-space-size=32',
+  '--single-threaded',
+  '--v8-pool-size=1',
+];
+
+export interface WeftOptions {
+  /** The repository root, where Weft is run from. */
+  root: string;
+  /** The CLI entry, relative to root or absolute. */
+  entry: string;
+  nodeFlags: readonly string[];
+  readyTimeoutMs: number;
+}
+
+const OUTBOUND_PROTOCOL = { h1: 'http1', h2: 'http2', grpc: 'grpc' } as const;
+const BACKEND_PROTOCOL = { h1: 'http1', h2: 'http2', grpc: 'http2' } as const;
+
+export function weftConfig(section: Section, adminPort: number, listenPort: number, upstreamPort: number) {
+  return {
+    node: { id: 'bench', workload: 'bench', namespace: 'default' },
+    admin: { address: '127.0.0.1', port: adminPort },
+    backends: [
+      {
+        name: 'up',
+        protocol: BACKEND_PROTOCOL[section],
+        endpoints: [{ address: '127.0.0.1', port: upstreamPort }],
+      },
+    ],
+    outbound: [
+      {
+        name: 'up',
+        port: 80,
+        protocol: OUTBOUND_PROTOCOL[section],
+        listen: { address: '127.0.0.1', port: listenPort },
+        routes: [{ backends: [{ backend: 'up' }] }],
+      },
+    ],
+    // A short drain so stopping the proxy between cells does not wait for the 10 s default.
+    settings: { drainTimeout: '200ms' },
+  };
+}
+
+/** Validates with Weft's schema when it loads; a schema that cannot be loaded is not the bench's concern. */
+async function checkConfig(root: string, config: unknown): Promise<void> {
+  let schema: { safeParse(v: unknown): { success: boolean; error?: { message: string } } };
+  try {
+    const mod = (await import(join(root, 'src/api/proxy-config/schema.ts'))) as {
+      ProxyConfig: typeof schema;
+    };
+    schema = mod.ProxyConfig;
+  } catch {
+    return;
+  }
+  const res = schema.safeParse(config);
+  if (!res.success) throw new Error(`the bench's Weft config fails the schema: ${res.error?.message ?? ''}`);
+}
+
+export function createWeftTarget(opts: WeftOptions): Target {
+  const entry = isAbsolute(opts.entry) ? opts.entry : join(opts.root, opts.entry);
+  return {
+    name: 'weft',
+    // Weft is what the bench is for: a missing CLI is a failure to report, not a tool that is not installed.
+    unavailable: () => undefined,
+    unsupported: () => undefined,
+    async start(section, ctx): Promise<RunningTarget> {
+      if (!existsSync(entry)) throw new Error(`${opts.entry} not found (Weft's CLI is not there yet)`);
+      const upstreamPort =
+        section === 'h1' ? ctx.upstreams.h1 : section === 'h2' ? ctx.upstreams.h2 : ctx.upstreams.grpc;
+      const [adminPort, listenPort] = [await freePort(), await freePort()];
+      const dir = join(ctx.tmpDir, `weft-${section}`);
+      mkdirSync(dir, { recursive: true });
+      const config = weftConfig(section, adminPort, listenPort, upstreamPort);
+      await checkConfig(opts.root, config);
+      const cfgPath = join(dir, 'proxy.yaml');
+      writeFileSync(cfgPath, `# Written by bench/lib/weft.ts for one bench run.\n${stringify(config)}`);
+      const proc = startProcess(
+        `weft-${section}`,
+        process.execPath,
+        [...opts.nodeFlags, entry, 'proxy', '--config', cfgPath],
+        { core: ctx.cores.proxy, cwd: opts.root, logDir: dir },
+      );
+      try {
+        await waitUntil(
+          proc,
+          `admin /ready on ${adminPort}`,
+          () => httpStatus(`http://127.0.0.1:${adminPort}/ready`),
+          opts.readyTimeoutMs,
+        );
+        await waitUntil(proc, `listening on ${listenPort}`, () => tcpOpen(listenPort), 5000);
+      } catch (err) {
+        await stopProcess(proc);
+        throw err;
+      }
+      const note = `outbound ${OUTBOUND_PROTOCOL[section]} -> backend ${BACKEND_PROTOCOL[section]}`;
+      return { port: listenPort, proc, note, stop: () => stopProcess(proc, 5000) };
+    },
+  };
+}

@@ -1,0 +1,235 @@
+/**
+ * The wire ProxyConfig: everything one proxy needs, modelled on Envoy's listener / route / cluster split
+ * (DESIGN.md §3) and kept small. This schema is the single source of the type, its defaults and the
+ * reference documentation (docs/reference/proxy-config.md). The proxy validates every config it receives
+ * against it before compiling a snapshot, whether it came from a file or, later, from the control plane.
+ */
+import { z } from 'zod';
+import { parseDuration } from '../../core/duration.ts';
+
+const duration = z
+  .union([z.string(), z.number()])
+  .transform((v, ctx) => {
+    const ms = parseDuration(v);
+    if (ms === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `not a duration: ${JSON.stringify(v)} (use e.g. "250ms", "5s")`,
+      });
+      return z.NEVER;
+    }
+    return ms;
+  })
+  .describe('A duration: "250ms", "1.5s", "2m", or a number of milliseconds.');
+
+const port = z.number().int().min(0).max(65535);
+const address = z.string().min(1).describe('An IP address or host name to listen on or connect to.');
+
+export const Protocol = z
+  .enum(['http1', 'http2', 'grpc', 'tcp', 'opaque', 'detect'])
+  .describe(
+    'http1, http2 (h2c prior knowledge), grpc (HTTP/2), tcp/opaque (bytes, no detection), detect (sniff HTTP/1, HTTP/2, TLS, else TCP).',
+  );
+
+export const PathMatch = z.object({
+  type: z.enum(['Exact', 'PathPrefix', 'RegularExpression']).default('PathPrefix'),
+  value: z.string().default('/'),
+});
+
+export const HeaderMatch = z.object({
+  name: z.string().min(1),
+  type: z.enum(['Exact', 'RegularExpression', 'Present', 'Absent']).default('Exact'),
+  value: z.string().optional(),
+});
+
+export const QueryParamMatch = z.object({
+  name: z.string().min(1),
+  type: z.enum(['Exact', 'RegularExpression', 'Present', 'Absent']).default('Exact'),
+  value: z.string().optional(),
+});
+
+export const RouteMatch = z.object({
+  path: PathMatch.optional(),
+  headers: z.array(HeaderMatch).default([]),
+  queryParams: z.array(QueryParamMatch).default([]),
+  method: z.string().optional(),
+});
+
+export const HeaderModifier = z.object({
+  set: z.record(z.string(), z.string()).default({}),
+  add: z.record(z.string(), z.string()).default({}),
+  remove: z.array(z.string()).default([]),
+});
+
+export const PathModifier = z.object({
+  type: z.enum(['ReplaceFullPath', 'ReplacePrefixMatch']),
+  value: z.string(),
+});
+
+export const Filter = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('RequestHeaderModifier'), requestHeaderModifier: HeaderModifier }),
+  z.object({ type: z.literal('ResponseHeaderModifier'), responseHeaderModifier: HeaderModifier }),
+  z.object({
+    type: z.literal('URLRewrite'),
+    urlRewrite: z.object({ hostname: z.string().optional(), path: PathModifier.optional() }),
+  }),
+]);
+
+export const WeightedBackend = z.object({
+  backend: z.string().min(1).describe('Name of an entry in `backends`.'),
+  weight: z.number().int().min(0).default(1),
+  filters: z.array(Filter).default([]),
+});
+
+export const Redirect = z.object({
+  scheme: z.enum(['http', 'https']).optional(),
+  hostname: z.string().optional(),
+  port: port.optional(),
+  path: PathModifier.optional(),
+  statusCode: z
+    .union([z.literal(301), z.literal(302), z.literal(303), z.literal(307), z.literal(308)])
+    .default(302),
+});
+
+export const DirectResponse = z.object({
+  status: z.number().int().min(100).max(599),
+  body: z.string().default(''),
+  headers: z.record(z.string(), z.string()).default({}),
+});
+
+export const Route = z
+  .object({
+    name: z.string().default(''),
+    matches: z.array(RouteMatch).default([{ headers: [], queryParams: [] }]),
+    filters: z.array(Filter).default([]),
+    backends: z.array(WeightedBackend).optional(),
+    redirect: Redirect.optional(),
+    directResponse: DirectResponse.optional(),
+    timeout: duration.optional().describe('Whole-request timeout; the proxy answers 504 when it expires.'),
+  })
+  .refine((r) => [r.backends, r.redirect, r.directResponse].filter((x) => x !== undefined).length === 1, {
+    message: 'a route needs exactly one action: backends, redirect or directResponse',
+  });
+
+export const Endpoint = z.object({
+  address,
+  port,
+  weight: z.number().int().min(1).default(1),
+  labels: z.record(z.string(), z.string()).default({}),
+});
+
+export const LoadBalancer = z.object({
+  type: z
+    .enum(['p2c-ewma', 'round-robin', 'least-request', 'random', 'ring-hash', 'maglev'])
+    .default('p2c-ewma'),
+  hashOn: z
+    .object({
+      header: z.string().optional(),
+      cookie: z.string().optional(),
+      sourceIp: z.boolean().optional(),
+      queryParam: z.string().optional(),
+    })
+    .optional()
+    .describe('For ring-hash and maglev: what identifies a request key. One field.'),
+  ringSize: z
+    .number()
+    .int()
+    .min(64)
+    .max(1 << 20)
+    .optional(),
+});
+
+export const Backend = z.object({
+  name: z.string().min(1),
+  protocol: z.enum(['http1', 'http2', 'tcp']).default('http1').describe('How the proxy talks to endpoints.'),
+  endpoints: z.array(Endpoint).default([]),
+  loadBalancer: LoadBalancer.default({ type: 'p2c-ewma' }),
+  connectTimeout: duration.default(5000),
+  idleTimeout: duration
+    .default(3000)
+    .describe('Pooled connections idle longer than this are closed; kept below common app keep-alive (5 s).'),
+  maxConnectionsPerEndpoint: z.number().int().min(1).default(64),
+});
+
+export const Outbound = z.object({
+  name: z.string().min(1),
+  hosts: z
+    .array(z.string())
+    .default([])
+    .describe('Host names (with or without port) that select this service.'),
+  vip: z.string().optional().describe('The virtual IP of the service, for original-destination lookup.'),
+  port: port.describe('The service port.'),
+  listen: z
+    .object({ address: address.default('127.0.0.1'), port })
+    .optional()
+    .describe('Explicit mode: a local port the workload calls instead of the service.'),
+  protocol: Protocol.default('http1'),
+  routes: z.array(Route).default([]),
+  tcpBackends: z.array(WeightedBackend).default([]).describe('For tcp/opaque services: weighted backends.'),
+  routeOrder: z
+    .enum(['precedence', 'declared'])
+    .default('precedence')
+    .describe(
+      'precedence: Gateway API rules (exact > longest prefix > regex, method, headers, query); declared: first match.',
+    ),
+});
+
+export const Inbound = z.object({
+  name: z.string().min(1),
+  listen: z.object({ address: address.default('127.0.0.1'), port }),
+  protocol: Protocol.default('detect'),
+  target: z.object({ address: address.default('127.0.0.1'), port }).describe('The local application port.'),
+  targetProtocol: z.enum(['http1', 'http2']).optional().describe('Defaults to the downstream protocol.'),
+  timeout: duration.optional(),
+});
+
+export const ProxyConfig = z.object({
+  version: z.string().optional().describe('Set by the producer; a content hash is used when absent.'),
+  node: z
+    .object({
+      id: z.string().default(''),
+      workload: z.string().default(''),
+      namespace: z.string().default('default'),
+    })
+    .default({ id: '', workload: '', namespace: 'default' }),
+  admin: z
+    .object({ address: address.default('127.0.0.1'), port })
+    .default({ address: '127.0.0.1', port: 15000 }),
+  httpProxy: z
+    .object({ address: address.default('127.0.0.1'), port })
+    .optional()
+    .describe('Explicit mode: an HTTP proxy listener (HTTP_PROXY) that picks the service by Host.'),
+  inbound: z.array(Inbound).default([]),
+  outbound: z.array(Outbound).default([]),
+  backends: z.array(Backend).default([]),
+  settings: z
+    .object({
+      detectTimeout: duration.default(5000).describe('How long detection waits for a first byte before TCP.'),
+      maxRequestHeadersBytes: z.number().int().min(1024).default(16384),
+      http2MaxConcurrentStreams: z.number().int().min(1).default(100),
+      drainTimeout: duration.default(10000).describe('On SIGTERM, how long in-flight requests may finish.'),
+      requestTimeout: duration
+        .default(15000)
+        .describe('Default route timeout when a route sets none (0 = none).'),
+    })
+    .default({
+      detectTimeout: 5000,
+      maxRequestHeadersBytes: 16384,
+      http2MaxConcurrentStreams: 100,
+      drainTimeout: 10000,
+      requestTimeout: 15000,
+    }),
+});
+
+export type ProxyConfigInput = z.input<typeof ProxyConfig>;
+export type ProxyConfig = z.output<typeof ProxyConfig>;
+export type RouteConfig = z.output<typeof Route>;
+export type RouteMatchConfig = z.output<typeof RouteMatch>;
+export type FilterConfig = z.output<typeof Filter>;
+export type BackendConfig = z.output<typeof Backend>;
+export type EndpointConfig = z.output<typeof Endpoint>;
+export type OutboundConfig = z.output<typeof Outbound>;
+export type InboundConfig = z.output<typeof Inbound>;
+export type LoadBalancerConfig = z.output<typeof LoadBalancer>;
+export type WeightedBackendConfig = z.output<typeof WeightedBackend>;
+export type ProtocolName = z.output<typeof Protocol>;

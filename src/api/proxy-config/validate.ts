@@ -1,0 +1,121 @@
+/**
+ * Turns untrusted input (parsed YAML/JSON) into a typed ProxyConfig or a list of issues with paths.
+ * Schema checks come from zod; cross-references (backend names, duplicate ports, regexes) are checked
+ * here so a config that passes is safe to compile.
+ */
+import { createHash } from 'node:crypto';
+import type { ConfigIssue } from '../../core/errors.ts';
+import { ProxyConfig } from './schema.ts';
+
+export type ValidateResult = { ok: true; config: ProxyConfig } | { ok: false; issues: ConfigIssue[] };
+
+export function validateProxyConfig(input: unknown): ValidateResult {
+  const parsed = ProxyConfig.safeParse(input);
+  if (!parsed.success) {
+    return {
+      ok: false,
+      issues: parsed.error.issues.map((i) => ({
+        code: 'CONFIG_SCHEMA' as const,
+        path: i.path.map(String).join('.'),
+        message: i.message,
+      })),
+    };
+  }
+  const config = parsed.data;
+  const issues = validateReferences(config);
+  if (issues.length > 0) return { ok: false, issues };
+  config.version ??= contentVersion(input);
+  return { ok: true, config };
+}
+
+export function contentVersion(input: unknown): string {
+  return createHash('sha256').update(JSON.stringify(input)).digest('hex').slice(0, 12);
+}
+
+function validateReferences(config: ProxyConfig): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const backendNames = new Set<string>();
+  config.backends.forEach((b, i) => {
+    if (backendNames.has(b.name))
+      issues.push({
+        code: 'CONFIG_CONFLICT',
+        path: `backends.${i}.name`,
+        message: `duplicate backend "${b.name}"`,
+      });
+    backendNames.add(b.name);
+  });
+  const listens = new Map<string, string>();
+  const claim = (addr: string, port: number, path: string) => {
+    if (port === 0) return;
+    const key = `${addr}:${port}`;
+    const prev = listens.get(key);
+    if (prev) issues.push({ code: 'CONFIG_CONFLICT', path, message: `${key} is already used by ${prev}` });
+    else listens.set(key, path);
+  };
+  claim(config.admin.address, config.admin.port, 'admin');
+  if (config.httpProxy) claim(config.httpProxy.address, config.httpProxy.port, 'httpProxy');
+  config.inbound.forEach((ib, i) => {
+    claim(ib.listen.address, ib.listen.port, `inbound.${i}.listen`);
+  });
+  const outboundNames = new Set<string>();
+  config.outbound.forEach((ob, i) => {
+    if (outboundNames.has(ob.name))
+      issues.push({
+        code: 'CONFIG_CONFLICT',
+        path: `outbound.${i}.name`,
+        message: `duplicate outbound "${ob.name}"`,
+      });
+    outboundNames.add(ob.name);
+    if (ob.listen) claim(ob.listen.address, ob.listen.port, `outbound.${i}.listen`);
+    ob.tcpBackends.forEach((wb, k) => {
+      checkBackend(wb.backend, `outbound.${i}.tcpBackends.${k}.backend`);
+    });
+    ob.routes.forEach((r, j) => {
+      r.backends?.forEach((wb, k) => {
+        checkBackend(wb.backend, `outbound.${i}.routes.${j}.backends.${k}.backend`);
+      });
+      r.matches.forEach((m, k) => {
+        const base = `outbound.${i}.routes.${j}.matches.${k}`;
+        if (m.path?.type === 'RegularExpression') checkRegex(m.path.value, `${base}.path.value`);
+        if (m.path && m.path.type !== 'RegularExpression' && !m.path.value.startsWith('/'))
+          issues.push({
+            code: 'CONFIG_SCHEMA',
+            path: `${base}.path.value`,
+            message: 'path must start with "/"',
+          });
+        m.headers.forEach((h, n) => {
+          checkValueMatch(h, `${base}.headers.${n}`);
+        });
+        m.queryParams.forEach((q, n) => {
+          checkValueMatch(q, `${base}.queryParams.${n}`);
+        });
+      });
+    });
+  });
+  return issues;
+
+  function checkBackend(name: string, path: string) {
+    if (!backendNames.has(name))
+      issues.push({
+        code: 'CONFIG_REFERENCE',
+        path,
+        message: `backend "${name}" is not defined in backends`,
+      });
+  }
+  function checkRegex(source: string, path: string) {
+    try {
+      new RegExp(source);
+    } catch (err) {
+      issues.push({ code: 'CONFIG_REGEX', path, message: (err as Error).message });
+    }
+  }
+  function checkValueMatch(m: { type: string; value?: string | undefined }, path: string) {
+    if ((m.type === 'Exact' || m.type === 'RegularExpression') && m.value === undefined)
+      issues.push({
+        code: 'CONFIG_SCHEMA',
+        path: `${path}.value`,
+        message: `a ${m.type} match needs a value`,
+      });
+    if (m.type === 'RegularExpression' && m.value !== undefined) checkRegex(m.value, `${path}.value`);
+  }
+}

@@ -1,0 +1,3 @@
+export * from './duration.ts';
+export * from './errors.ts';
+export * from './logger.ts';

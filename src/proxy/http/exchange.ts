@@ -1,0 +1,177 @@
+/**
+ * One request/response exchange with an upstream endpoint, as an undici dispatch handler. One object per
+ * request holds everything (no closures per event). It streams the response to the downstream with
+ * backpressure (pause undici when the downstream buffer is full, resume on drain), forwards trailers
+ * (gRPC status), enforces the route timeout, and retries once on a fresh connection when a pooled
+ * connection turns out dead before any response byte arrived and the request has no body (the race
+ * behind Istio's intermittent 503 "UC": the upstream closed an idle keep-alive connection just as the
+ * proxy reused it).
+ */
+import type { Dispatcher } from 'undici';
+import type { ProxyErrorCode } from '../../core/index.ts';
+import type { HeaderMap } from '../filters/index.ts';
+import type { ProxyRuntime } from '../runtime.ts';
+import type { RouteBackend } from '../snapshot/index.ts';
+import type { WeightedEndpoint } from '../upstream/balancers/index.ts';
+import { copyResponseHeaders } from './headers.ts';
+import { type DownstreamResponse, respondError } from './respond.ts';
+
+type Controller = Parameters<NonNullable<Dispatcher.DispatchHandler['onRequestStart']>>[0];
+
+export class Exchange implements Dispatcher.DispatchHandler {
+  readonly rt: ProxyRuntime;
+  readonly res: DownstreamResponse;
+  readonly rb: RouteBackend;
+  readonly endpoint: WeightedEndpoint;
+  readonly method: string;
+  readonly start: number;
+  readonly grpc: boolean;
+  readonly opts: Dispatcher.DispatchOptions;
+  controller: Controller | undefined = undefined;
+  timer: NodeJS.Timeout | undefined = undefined;
+  status = 0;
+  error: ProxyErrorCode | undefined = undefined;
+  responseStarted = false;
+  done = false;
+  attempt = 0;
+  bytesOut = 0;
+  #resume: (() => void) | undefined = undefined;
+
+  constructor(
+    rt: ProxyRuntime,
+    res: DownstreamResponse,
+    rb: RouteBackend,
+    endpoint: WeightedEndpoint,
+    method: string,
+    start: number,
+    grpc: boolean,
+    opts: Dispatcher.DispatchOptions,
+  ) {
+    this.rt = rt;
+    this.res = res;
+    this.rb = rb;
+    this.endpoint = endpoint;
+    this.method = method;
+    this.start = start;
+    this.grpc = grpc;
+    this.opts = opts;
+  }
+
+  dispatch(): void {
+    this.endpoint.upstream.active++;
+    (this.endpoint.upstream.pool as Dispatcher).dispatch(this.opts, this);
+  }
+
+  /** Called by the route timer or when the downstream goes away. */
+  abort(code: ProxyErrorCode): void {
+    if (this.done) return;
+    this.error = code;
+    if (this.controller) this.controller.abort(new Error(code));
+    else this.fail(code);
+  }
+
+  onRequestStart(controller: Controller): void {
+    this.controller = controller;
+    // The response was already decided (timeout or downstream gone) while the request sat in the queue.
+    if (this.done) controller.abort(new Error(this.error ?? 'aborted'));
+  }
+
+  onResponseStart(
+    _c: Controller,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+  ): void {
+    if (this.done) return;
+    this.responseStarted = true;
+    this.status = statusCode;
+    const out: HeaderMap = copyResponseHeaders(headers);
+    this.rb.chain.onResponse?.(statusCode, out);
+    if (this.rt.draining && 'shouldKeepAlive' in this.res) out.connection = 'close';
+    this.res.writeHead(statusCode, out as Record<string, string | string[]>);
+    this.endpoint.upstream.observe(performance.now() - this.start);
+  }
+
+  onResponseData(controller: Controller, chunk: Buffer): void {
+    this.bytesOut += chunk.length;
+    if (!this.res.write(chunk)) {
+      controller.pause();
+      this.#resume ??= () => this.controller?.resume();
+      this.res.once('drain', this.#resume);
+    }
+  }
+
+  onResponseEnd(_c: Controller, trailers: Record<string, string | string[] | undefined>): void {
+    if (this.done) return;
+    let hasTrailers = false;
+    for (const _ in trailers) {
+      hasTrailers = true;
+      break;
+    }
+    if (hasTrailers) this.res.addTrailers(copyResponseHeaders(trailers) as Record<string, string>);
+    this.res.end();
+    this.finish();
+  }
+
+  onResponseError(_c: Controller, err: Error): void {
+    if (this.done) return;
+    if (
+      this.error === undefined &&
+      !this.responseStarted &&
+      this.attempt === 0 &&
+      this.opts.body == null &&
+      isStaleConnection(err)
+    ) {
+      this.attempt++;
+      this.endpoint.upstream.active--;
+      this.controller = undefined;
+      this.rt.logger.debug('retrying on a fresh connection', {
+        endpoint: this.endpoint.id,
+        error: err.message,
+      });
+      this.dispatch();
+      return;
+    }
+    this.fail(this.error ?? classify(err), err);
+  }
+
+  fail(code: ProxyErrorCode, err?: Error): void {
+    if (this.done) return;
+    this.error = code;
+    if (err && code !== 'TIMEOUT')
+      this.rt.logger.debug('upstream error', { code, endpoint: this.endpoint.id, error: err.message });
+    this.status = respondError(this.res, code, this.grpc);
+    this.finish();
+  }
+
+  finish(): void {
+    this.done = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.endpoint.upstream.active--;
+    this.rb.metrics.responseBytes.inc(this.bytesOut);
+    this.rb.metrics.record(this.method, this.status, performance.now() - this.start, this.error);
+  }
+}
+
+function isStaleConnection(err: Error): boolean {
+  const code = (err as { code?: string }).code;
+  return code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE';
+}
+
+function classify(err: Error): ProxyErrorCode {
+  const code = (err as { code?: string }).code ?? '';
+  switch (code) {
+    case 'ECONNREFUSED':
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'UND_ERR_CONNECT_TIMEOUT':
+      return 'CONNECT_FAILED';
+    case 'UND_ERR_HEADERS_TIMEOUT':
+    case 'UND_ERR_BODY_TIMEOUT':
+      return 'TIMEOUT';
+    default:
+      if (code.startsWith('HPE_') || code === 'UND_ERR_INFO') return 'UPSTREAM_PROTOCOL';
+      return 'UPSTREAM_RESET';
+  }
+}

@@ -1,0 +1,206 @@
+/**
+ * The HTTP request path, shared by HTTP/1.1 and HTTP/2 downstreams (node's http2 compatibility API gives
+ * both the same request/response shape): read the snapshot once, find the service and the route, then
+ * answer directly, redirect, or forward to a backend endpoint through its pooled undici client.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Http2ServerRequest } from 'node:http2';
+import type { Dispatcher } from 'undici';
+import { modifyPath, type UpstreamRequest } from '../filters/index.ts';
+import type { RequestView } from '../router/index.ts';
+import type { ProxyRuntime } from '../runtime.ts';
+import type { CompiledRoute, CompiledService, RouteAction, Snapshot } from '../snapshot/index.ts';
+import { Exchange } from './exchange.ts';
+import { isGrpc, parseGrpcTimeout } from './grpc.ts';
+import { authorityOf, copyRequestHeaders, hasForbiddenChar } from './headers.ts';
+import { type DownstreamResponse, respondError } from './respond.ts';
+
+export type DownstreamRequest = IncomingMessage | Http2ServerRequest;
+
+/** Finds the service a request is for; listeners differ only in this. */
+export type ServiceResolver = (snapshot: Snapshot, authority: string) => CompiledService | undefined;
+
+export function handleRequest(
+  rt: ProxyRuntime,
+  resolve: ServiceResolver,
+  req: DownstreamRequest,
+  res: DownstreamResponse,
+): void {
+  const start = performance.now();
+  const snapshot = rt.snapshot;
+  const headers = req.headers as Record<string, string | string[] | undefined>;
+  const grpc = isGrpc(headers);
+  const method = req.method ?? 'GET';
+  let url = req.url ?? '/';
+  let authority = authorityOf(headers);
+
+  if ((req as IncomingMessage).httpVersionMajor === 0) {
+    respondError(res, 'HTTP09_REFUSED', false, undefined, true);
+    return;
+  }
+  // Absolute-form request targets arrive at the HTTP proxy listener (RFC 9112 §3.2.2).
+  if (url.charCodeAt(0) !== 47 /* '/' */) {
+    const abs = /^http:\/\/([^/?#]+)([^#]*)$/i.exec(url);
+    if (!abs) {
+      respondError(res, 'BAD_REQUEST', grpc, 'request target must be origin-form or an absolute http URL');
+      return;
+    }
+    authority = abs[1] as string;
+    url = abs[2] || '/';
+  }
+  const service = resolve(snapshot, authority);
+  if (!service) {
+    respondError(res, 'NO_SERVICE', grpc, `no service for ${authority || 'this listener'}`);
+    return;
+  }
+  const q = url.indexOf('?');
+  const view: RequestView = {
+    method,
+    path: q === -1 ? url : url.slice(0, q),
+    query: q === -1 ? '' : url.slice(q + 1),
+    headers,
+    params: undefined,
+  };
+  const entry = service.router.route(view);
+  if (!entry) {
+    const status = respondError(res, 'NO_ROUTE', grpc);
+    service.unrouted.record(method, status, performance.now() - start, 'NO_ROUTE');
+    return;
+  }
+  const route = entry.route;
+  const action = route.action;
+  if (action.kind === 'direct') {
+    res.writeHead(action.status, {
+      ...action.headers,
+      'content-length': action.body.length,
+      'weft-error': 'DIRECT_RESPONSE',
+    });
+    res.end(action.body);
+    action.metrics.record(method, action.status, performance.now() - start, undefined);
+    return;
+  }
+  if (action.kind === 'redirect') {
+    redirect(res, action, view.path, view.query, authority, entry.match.prefix, req);
+    action.metrics.record(method, action.statusCode, performance.now() - start, undefined);
+    return;
+  }
+  forward(
+    rt,
+    service,
+    route,
+    action,
+    entry.match.prefix,
+    view,
+    url,
+    authority,
+    method,
+    grpc,
+    start,
+    req,
+    res,
+  );
+}
+
+function forward(
+  rt: ProxyRuntime,
+  service: CompiledService,
+  route: CompiledRoute,
+  action: Extract<RouteAction, { kind: 'backends' }>,
+  prefix: string | undefined,
+  view: RequestView,
+  url: string,
+  authority: string,
+  method: string,
+  grpc: boolean,
+  start: number,
+  req: DownstreamRequest,
+  res: DownstreamResponse,
+): void {
+  const rb = action.pick();
+  if (!rb) {
+    const status = respondError(res, 'NO_ENDPOINT', grpc, 'the route has no backend with weight > 0');
+    service.unrouted.record(method, status, performance.now() - start, 'NO_ENDPOINT');
+    return;
+  }
+  const backend = rb.backend;
+  const sourceIp = req.socket?.remoteAddress;
+  const endpoint = backend.balancer.pick(backend.hashKey ? backend.hashKey(view, sourceIp) : undefined);
+  if (!endpoint?.upstream.pool) {
+    const status = respondError(res, 'NO_ENDPOINT', grpc, `backend ${backend.name} has no endpoints`);
+    rb.metrics.record(method, status, performance.now() - start, 'NO_ENDPOINT');
+    return;
+  }
+  const up: UpstreamRequest = {
+    method,
+    path: url,
+    matchedPath: view.path,
+    matchedPrefix: prefix,
+    authority,
+    headers: copyRequestHeaders(view.headers),
+  };
+  if (rb.chain.onRequest) {
+    rb.chain.onRequest(up);
+    for (const name in up.headers) {
+      const v = up.headers[name];
+      if (typeof v === 'string' && hasForbiddenChar(v)) {
+        respondError(res, 'INVALID_HEADER', grpc, `header ${name} has a forbidden character`);
+        return;
+      }
+    }
+  }
+  if (up.authority) up.headers.host = up.authority;
+  if (backend.protocol === 'http2' && grpc) up.headers.te = 'trailers';
+  else delete up.headers.te;
+
+  const hasBody = (req as Http2ServerRequest).stream
+    ? !(req as Http2ServerRequest).stream.endAfterHeaders
+    : (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0') ||
+      req.headers['transfer-encoding'] !== undefined;
+  const opts: Dispatcher.DispatchOptions = {
+    path: up.path,
+    method: up.method as Dispatcher.HttpMethod,
+    headers: up.headers as Record<string, string>,
+    body: hasBody ? req : null,
+  };
+  const ex = new Exchange(rt, res, rb, endpoint, method, start, grpc, opts);
+  res.once('close', () => {
+    // The downstream went away before the response finished: stop the upstream work too.
+    if (!ex.done) ex.abort('UPSTREAM_RESET');
+  });
+  let timeout = route.timeoutMs;
+  if (grpc) {
+    const deadline = parseGrpcTimeout(view.headers['grpc-timeout']);
+    if (deadline !== undefined && (timeout === 0 || deadline < timeout)) timeout = deadline;
+  }
+  if (timeout > 0) {
+    ex.timer = setTimeout(() => ex.abort('TIMEOUT'), timeout);
+  }
+  ex.dispatch();
+}
+
+function redirect(
+  res: DownstreamResponse,
+  action: Extract<RouteAction, { kind: 'redirect' }>,
+  path: string,
+  query: string,
+  authority: string,
+  prefix: string | undefined,
+  req: DownstreamRequest,
+): void {
+  const scheme =
+    action.scheme ?? ((req.socket as { encrypted?: boolean } | null)?.encrypted ? 'https' : 'http');
+  const colon = authority.lastIndexOf(':');
+  const currentHost =
+    colon > authority.lastIndexOf(']') && colon !== -1 ? authority.slice(0, colon) : authority;
+  const currentPort =
+    colon > authority.lastIndexOf(']') && colon !== -1 ? authority.slice(colon + 1) : undefined;
+  const host = action.hostname ?? currentHost;
+  // Gateway API: when the scheme changes and no port is set, the port is the scheme's default (omitted).
+  const port =
+    action.port !== undefined ? String(action.port) : action.scheme !== undefined ? undefined : currentPort;
+  const defaultPort = scheme === 'https' ? '443' : '80';
+  const newPath = action.path ? modifyPath(path, action.path, prefix) : path;
+  const location = `${scheme}://${host}${port && port !== defaultPort ? `:${port}` : ''}${newPath}${query ? `?${query}` : ''}`;
+  res.writeHead(action.statusCode, { location, 'content-length': 0 });
+  res.end();
+}

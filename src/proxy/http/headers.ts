@@ -1,0 +1,68 @@
+/**
+ * Header plumbing between downstream and upstream: drops hop-by-hop fields (RFC 9110 §7.6.1) and
+ * HTTP/2 pseudo-headers, and carries :authority over to Host so HTTP/1 and HTTP/2 translate both ways.
+ */
+import type { HeaderMap } from '../filters/index.ts';
+
+/** Fields that describe one connection and never cross the proxy. `te: trailers` is re-added for gRPC. */
+function isHopByHop(name: string): boolean {
+  switch (name) {
+    case 'connection':
+    case 'keep-alive':
+    case 'proxy-connection':
+    case 'proxy-authorization':
+    case 'transfer-encoding':
+    case 'upgrade':
+    case 'te':
+    case 'trailer':
+    case 'expect':
+    case 'http2-settings':
+    case 'host':
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** Copies request headers for the upstream; the caller sets `host` from the authority. */
+export function copyRequestHeaders(src: Record<string, string | string[] | undefined>): HeaderMap {
+  const out: HeaderMap = {};
+  for (const name in src) {
+    if (name.charCodeAt(0) === 58 /* ':' */ || isHopByHop(name)) continue;
+    out[name] = src[name];
+  }
+  const connection = src.connection;
+  if (typeof connection === 'string' && connection.includes(',')) {
+    // Fields named in Connection are hop-by-hop too.
+    for (const token of connection.split(',')) delete out[token.trim().toLowerCase()];
+  } else if (typeof connection === 'string' && connection !== 'keep-alive' && connection !== 'close') {
+    delete out[connection.trim().toLowerCase()];
+  }
+  if (src.te === 'trailers') out.te = 'trailers';
+  return out;
+}
+
+/** Copies response headers for the downstream. */
+export function copyResponseHeaders(src: Record<string, string | string[] | undefined>): HeaderMap {
+  const out: HeaderMap = {};
+  for (const name in src) {
+    if (name.charCodeAt(0) === 58 || isHopByHop(name)) continue;
+    out[name] = src[name];
+  }
+  return out;
+}
+
+/** The request's authority: :authority for HTTP/2, Host for HTTP/1. */
+export function authorityOf(headers: Record<string, string | string[] | undefined>): string {
+  const a = headers[':authority'] ?? headers.host;
+  return typeof a === 'string' ? a : '';
+}
+
+/** True when a header value holds a character RFC 9110 forbids (CR, LF, NUL). */
+export function hasForbiddenChar(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c === 13 || c === 10 || c === 0) return true;
+  }
+  return false;
+}

@@ -1,0 +1,2 @@
+export * from './config-file.ts';
+export * from './proxy.ts';

@@ -1,0 +1,3 @@
+export * from './detect.ts';
+export * from './listener.ts';
+export * from './manager.ts';

@@ -1,0 +1,111 @@
+/**
+ * The HTTP servers behind a listener. Sockets are accepted by the listener and handed over with
+ * `emit('connection')`, so one accept path serves declared and detected protocols alike. Requests that
+ * node:http cannot parse are answered here with a `weft-error` (400, or 431 for oversized headers).
+ */
+import http from 'node:http';
+import http2 from 'node:http2';
+import type { ProxyErrorCode } from '../../core/index.ts';
+import { handleRequest, type ServiceResolver } from '../http/handle.ts';
+import { type DownstreamResponse, rawErrorResponse } from '../http/respond.ts';
+import { handleUpgrade } from '../http/upgrade.ts';
+import type { ProxyRuntime } from '../runtime.ts';
+
+/** Requests in flight on a socket, so draining can close the idle ones. */
+export const ACTIVE = Symbol('weft.active');
+type Tracked = { [ACTIVE]?: number };
+
+export interface HttpServers {
+  h1: http.Server;
+  h2: http2.Http2Server;
+  sessions: Set<http2.ServerHttp2Session>;
+}
+
+export function createHttpServers(
+  rt: ProxyRuntime,
+  resolve: ServiceResolver,
+  settings: { maxRequestHeadersBytes: number; http2MaxConcurrentStreams: number },
+  onIdle: (socket: Tracked & import('node:net').Socket) => void,
+): HttpServers {
+  function onResponseClose(this: http.ServerResponse | http2.Http2ServerResponse) {
+    rt.inflight.dec();
+    const socket = (this.req as { socket?: Tracked & import('node:net').Socket } | undefined)?.socket;
+    if (socket && socket[ACTIVE] !== undefined && --socket[ACTIVE] === 0) onIdle(socket);
+  }
+  const onRequest = (
+    req: http.IncomingMessage | http2.Http2ServerRequest,
+    res: http.ServerResponse | http2.Http2ServerResponse,
+  ) => {
+    rt.inflight.inc();
+    const socket = req.socket as (Tracked & import('node:net').Socket) | null;
+    if (socket) socket[ACTIVE] = (socket[ACTIVE] ?? 0) + 1;
+    res.once('close', onResponseClose);
+    try {
+      handleRequest(rt, resolve, req, res as unknown as DownstreamResponse);
+    } catch (err) {
+      // A bug must cost one request, never the process.
+      rt.logger.error('request handler failed', { error: err as Error });
+      if (!res.headersSent) {
+        (res as http.ServerResponse).writeHead(500, { 'weft-error': 'INTERNAL' });
+        res.end();
+      } else (res as http.ServerResponse).destroy();
+    }
+  };
+
+  const h1 = http.createServer(
+    {
+      maxHeaderSize: settings.maxRequestHeadersBytes,
+      requireHostHeader: false,
+      keepAliveTimeout: 60_000,
+      headersTimeout: 30_000,
+      requestTimeout: 0,
+    },
+    onRequest,
+  );
+  h1.on('upgrade', (req: http.IncomingMessage, socket: import('node:net').Socket, head: Buffer) => {
+    try {
+      handleUpgrade(rt, resolve, req, socket, head);
+    } catch (err) {
+      rt.logger.error('upgrade handler failed', { error: err as Error });
+      socket.destroy();
+    }
+  });
+  h1.on('clientError', (err: NodeJS.ErrnoException, socket: import('node:net').Socket) => {
+    const code: ProxyErrorCode =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? 'HEADERS_TOO_LARGE'
+        : err.code === 'HPE_INVALID_HEADER_TOKEN'
+          ? 'INVALID_HEADER'
+          : 'BAD_REQUEST';
+    rt.logger.debug('malformed request', { code: err.code, weftError: code });
+    if (
+      err.code === 'ECONNRESET' ||
+      !socket.writable ||
+      (socket as { _httpMessage?: unknown })._httpMessage
+    ) {
+      socket.destroy();
+      return;
+    }
+    socket.end(rawErrorResponse(code));
+  });
+
+  const sessions = new Set<http2.ServerHttp2Session>();
+  const h2 = http2.createServer(
+    {
+      settings: {
+        maxConcurrentStreams: settings.http2MaxConcurrentStreams,
+        maxHeaderListSize: settings.maxRequestHeadersBytes,
+      },
+      maxSessionInvalidFrames: 100,
+      maxSessionRejectedStreams: 100,
+    },
+    onRequest,
+  );
+  h2.on('session', (session: http2.ServerHttp2Session) => {
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
+    session.on('error', (err) => rt.logger.debug('http2 session error', { error: err }));
+  });
+  h2.on('sessionError', (err) => rt.logger.debug('http2 session error', { error: err }));
+  return { h1, h2, sessions };
+}

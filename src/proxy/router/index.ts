@@ -1,0 +1,3 @@
+export * from './match.ts';
+export * from './precedence.ts';
+export * from './router.ts';

@@ -1,0 +1,321 @@
+/**
+ * Compiles a validated ProxyConfig into a Snapshot: routers sorted once, filter chains composed once per
+ * route and backend, balancers built, metric series bound, upstream pools acquired from the shared cache.
+ * Nothing here runs per request.
+ */
+import type {
+  BackendConfig,
+  FilterConfig,
+  InboundConfig,
+  OutboundConfig,
+  ProxyConfig,
+  RouteConfig,
+  WeightedBackendConfig,
+} from '../../api/index.ts';
+import { buildFilter, composeFilters, type FilterChain } from '../filters/index.ts';
+import { type MetricsRegistry, RequestMetrics } from '../metrics/index.ts';
+import { type RequestView, Router } from '../router/index.ts';
+import { createBalancer, type Random, type WeightedEndpoint } from '../upstream/balancers/index.ts';
+import type { Upstream, UpstreamCache } from '../upstream/upstream.ts';
+import type {
+  CompiledBackend,
+  CompiledRoute,
+  CompiledService,
+  ListenerSpec,
+  RouteBackend,
+  Snapshot,
+} from './types.ts';
+
+export interface CompileDeps {
+  upstreams: UpstreamCache;
+  metrics: MetricsRegistry;
+  random?: Random;
+}
+
+export function compileSnapshot(config: ProxyConfig, deps: CompileDeps): Snapshot {
+  const random = deps.random ?? Math.random;
+  const acquired: Upstream[] = [];
+  const backends = new Map<string, CompiledBackend>();
+  for (const b of config.backends) backends.set(b.name, compileBackend(b, deps, acquired, random));
+
+  const outbound = new Map<string, CompiledService>();
+  const byHost = new Map<string, CompiledService>();
+  for (const ob of config.outbound) {
+    const svc = compileOutbound(ob, backends, config, deps, random);
+    outbound.set(ob.name, svc);
+    for (const h of ob.hosts) {
+      const host = h.toLowerCase();
+      if (!byHost.has(`${host}:${ob.port}`)) byHost.set(`${host}:${ob.port}`, svc);
+      if (!host.includes(':') && !byHost.has(host)) byHost.set(host, svc);
+    }
+    if (ob.vip) byHost.set(`${ob.vip}:${ob.port}`, svc);
+  }
+
+  const inbound = new Map<string, CompiledService>();
+  for (const ib of config.inbound) inbound.set(ib.name, compileInbound(ib, config, deps, acquired, random));
+
+  const listeners: ListenerSpec[] = [];
+  const add = (
+    address: string,
+    port: number,
+    kind: ListenerSpec['kind'],
+    protocol: ListenerSpec['protocol'],
+    service?: string,
+  ) => listeners.push({ key: `${kind}|${address}:${port}`, address, port, kind, protocol, service });
+  if (config.httpProxy) add(config.httpProxy.address, config.httpProxy.port, 'http-proxy', 'http1');
+  for (const ib of config.inbound) add(ib.listen.address, ib.listen.port, 'inbound', ib.protocol, ib.name);
+  for (const ob of config.outbound)
+    if (ob.listen) add(ob.listen.address, ob.listen.port, 'outbound', ob.protocol, ob.name);
+
+  return {
+    version: config.version ?? '',
+    config,
+    compiledAt: new Date(),
+    outbound,
+    inbound,
+    inboundConfigs: config.inbound,
+    byHost,
+    listeners,
+    upstreams: acquired,
+  };
+}
+
+function compileBackend(
+  b: BackendConfig,
+  deps: CompileDeps,
+  acquired: Upstream[],
+  random: Random,
+): CompiledBackend {
+  const endpoints: WeightedEndpoint[] = b.endpoints.map((e) => {
+    const upstream = deps.upstreams.acquire(e.address, e.port, {
+      protocol: b.protocol,
+      connectTimeout: b.connectTimeout,
+      idleTimeout: b.idleTimeout,
+      maxConnections: b.maxConnectionsPerEndpoint,
+    });
+    acquired.push(upstream);
+    return { upstream, weight: e.weight, labels: e.labels, id: `${e.address}:${e.port}` };
+  });
+  return {
+    name: b.name,
+    protocol: b.protocol,
+    endpoints,
+    balancer: createBalancer(b.loadBalancer, endpoints, random),
+    hashKey: compileHashKey(b),
+  };
+}
+
+function compileHashKey(b: BackendConfig): CompiledBackend['hashKey'] {
+  const lb = b.loadBalancer;
+  if (lb.type !== 'ring-hash' && lb.type !== 'maglev') return undefined;
+  const on = lb.hashOn ?? { sourceIp: true };
+  if (on.header) {
+    const name = on.header.toLowerCase();
+    return (req) => {
+      const v = req.headers[name];
+      return v === undefined ? undefined : typeof v === 'string' ? v : v.join(',');
+    };
+  }
+  if (on.cookie) {
+    const name = on.cookie;
+    return (req) => readCookie(req.headers.cookie, name);
+  }
+  if (on.queryParam) {
+    const name = on.queryParam;
+    return (req) => new URLSearchParams(req.query).get(name) ?? undefined;
+  }
+  return (_req, sourceIp) => sourceIp;
+}
+
+export function readCookie(header: string | string[] | undefined, name: string): string | undefined {
+  if (header === undefined) return undefined;
+  const text = typeof header === 'string' ? header : header.join('; ');
+  for (const part of text.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq !== -1 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+function compileChain(filters: readonly FilterConfig[]): FilterChain {
+  return composeFilters(filters.map(buildFilter));
+}
+
+function compileWeighted(
+  list: readonly WeightedBackendConfig[],
+  routeFilters: readonly FilterConfig[],
+  backends: ReadonlyMap<string, CompiledBackend>,
+  labels: (backend: string) => Record<string, string>,
+  metrics: MetricsRegistry,
+  random: Random,
+): { backends: RouteBackend[]; pick: () => RouteBackend | undefined } {
+  const out: RouteBackend[] = list
+    .filter((wb) => wb.weight > 0)
+    .map((wb) => ({
+      backend: backends.get(wb.backend) as CompiledBackend,
+      weight: wb.weight,
+      chain: compileChain([...routeFilters, ...wb.filters]),
+      metrics: new RequestMetrics(metrics, labels(wb.backend)),
+    }));
+  const total = out.reduce((a, b) => a + b.weight, 0);
+  if (out.length === 0) return { backends: out, pick: () => undefined };
+  if (out.length === 1) {
+    const only = out[0];
+    return { backends: out, pick: () => only };
+  }
+  return {
+    backends: out,
+    pick() {
+      let r = random() * total;
+      for (const b of out) {
+        r -= b.weight;
+        if (r < 0) return b;
+      }
+      return out[out.length - 1];
+    },
+  };
+}
+
+function compileRoutes(
+  svc: { name: string; direction: 'inbound' | 'outbound' },
+  routes: readonly RouteConfig[],
+  backends: ReadonlyMap<string, CompiledBackend>,
+  config: ProxyConfig,
+  deps: CompileDeps,
+  random: Random,
+): Array<{ route: CompiledRoute; matches: RouteConfig['matches'] }> {
+  return routes.map((r, i) => {
+    const name = r.name || `${svc.name}-${i}`;
+    const labels = (backend: string) => ({
+      direction: svc.direction,
+      service: svc.name,
+      route: name,
+      backend,
+    });
+    const timeoutMs = r.timeout ?? config.settings.requestTimeout;
+    let action: CompiledRoute['action'];
+    if (r.backends) {
+      action = {
+        kind: 'backends',
+        ...compileWeighted(r.backends, r.filters, backends, labels, deps.metrics, random),
+      };
+    } else if (r.redirect) {
+      action = {
+        kind: 'redirect',
+        scheme: r.redirect.scheme,
+        hostname: r.redirect.hostname,
+        port: r.redirect.port,
+        path: r.redirect.path,
+        statusCode: r.redirect.statusCode,
+        metrics: new RequestMetrics(deps.metrics, labels('-')),
+      };
+    } else {
+      const d = r.directResponse as NonNullable<RouteConfig['directResponse']>;
+      action = {
+        kind: 'direct',
+        status: d.status,
+        body: Buffer.from(d.body),
+        headers: d.headers,
+        metrics: new RequestMetrics(deps.metrics, labels('-')),
+      };
+    }
+    return { route: { name, action, chain: compileChain(r.filters), timeoutMs }, matches: r.matches };
+  });
+}
+
+function compileOutbound(
+  ob: OutboundConfig,
+  backends: ReadonlyMap<string, CompiledBackend>,
+  config: ProxyConfig,
+  deps: CompileDeps,
+  random: Random,
+): CompiledService {
+  const svc = { name: ob.name, direction: 'outbound' as const };
+  const router = new Router(compileRoutes(svc, ob.routes, backends, config, deps, random), ob.routeOrder);
+  const tcp = compileWeighted(
+    ob.tcpBackends,
+    [],
+    backends,
+    (backend) => ({ direction: 'outbound', service: ob.name, route: 'tcp', backend }),
+    deps.metrics,
+    random,
+  );
+  return {
+    name: ob.name,
+    direction: 'outbound',
+    protocol: ob.protocol,
+    port: ob.port,
+    router,
+    pickTcp: tcp.pick,
+    unrouted: new RequestMetrics(deps.metrics, {
+      direction: 'outbound',
+      service: ob.name,
+      route: '-',
+      backend: '-',
+    }),
+    targetProtocol: undefined,
+  };
+}
+
+/** An inbound port is a service with one catch-all route to the local application. */
+function compileInbound(
+  ib: InboundConfig,
+  config: ProxyConfig,
+  deps: CompileDeps,
+  acquired: Upstream[],
+  random: Random,
+): CompiledService {
+  const backendName = `inbound|${ib.name}`;
+  const target = compileBackend(
+    {
+      name: backendName,
+      protocol:
+        ib.protocol === 'tcp' || ib.protocol === 'opaque'
+          ? 'tcp'
+          : (ib.targetProtocol ?? (ib.protocol === 'http2' || ib.protocol === 'grpc' ? 'http2' : 'http1')),
+      endpoints: [{ address: ib.target.address, port: ib.target.port, weight: 1, labels: {} }],
+      loadBalancer: { type: 'round-robin' },
+      connectTimeout: 5000,
+      idleTimeout: 3000,
+      maxConnectionsPerEndpoint: 256,
+    },
+    deps,
+    acquired,
+    random,
+  );
+  const backends = new Map([[backendName, target]]);
+  const route: RouteConfig = {
+    name: 'inbound',
+    matches: [{ headers: [], queryParams: [] }],
+    filters: [],
+    backends: [{ backend: backendName, weight: 1, filters: [] }],
+    timeout: ib.timeout ?? 0,
+  };
+  const svc = { name: ib.name, direction: 'inbound' as const };
+  const router = new Router(compileRoutes(svc, [route], backends, config, deps, random), 'declared');
+  const tcp = compileWeighted(
+    [{ backend: backendName, weight: 1, filters: [] }],
+    [],
+    backends,
+    () => ({ direction: 'inbound', service: ib.name, route: 'tcp', backend: 'local' }),
+    deps.metrics,
+    random,
+  );
+  return {
+    name: ib.name,
+    direction: 'inbound',
+    protocol: ib.protocol,
+    port: ib.listen.port,
+    router,
+    pickTcp: tcp.pick,
+    unrouted: new RequestMetrics(deps.metrics, {
+      direction: 'inbound',
+      service: ib.name,
+      route: '-',
+      backend: '-',
+    }),
+    targetProtocol: ib.targetProtocol,
+  };
+}
+
+export type { RequestView };

@@ -1,0 +1,92 @@
+/**
+ * The compiled, immutable view the request path reads. A request takes `proxy.snapshot` once at its
+ * start and finishes on it, so a reload never changes a request half-way.
+ */
+import type { InboundConfig, ProxyConfig } from '../../api/index.ts';
+import type { FilterChain } from '../filters/index.ts';
+import type { RequestMetrics } from '../metrics/index.ts';
+import type { RequestView, Router } from '../router/index.ts';
+import type { Balancer, WeightedEndpoint } from '../upstream/balancers/index.ts';
+import type { Upstream } from '../upstream/upstream.ts';
+
+export interface CompiledBackend {
+  name: string;
+  protocol: 'http1' | 'http2' | 'tcp';
+  endpoints: readonly WeightedEndpoint[];
+  balancer: Balancer;
+  /** Extracts the consistent-hash key, or undefined for balancers that need none. */
+  hashKey: ((req: RequestView, sourceIp: string | undefined) => string | undefined) | undefined;
+}
+
+export interface RouteBackend {
+  backend: CompiledBackend;
+  weight: number;
+  /** Route filters followed by this backend's own filters. */
+  chain: FilterChain;
+  metrics: RequestMetrics;
+}
+
+export type RouteAction =
+  | { kind: 'backends'; pick: () => RouteBackend | undefined; backends: readonly RouteBackend[] }
+  | {
+      kind: 'redirect';
+      scheme: string | undefined;
+      hostname: string | undefined;
+      port: number | undefined;
+      path: { type: 'ReplaceFullPath' | 'ReplacePrefixMatch'; value: string } | undefined;
+      statusCode: number;
+      metrics: RequestMetrics;
+    }
+  | {
+      kind: 'direct';
+      status: number;
+      body: Buffer;
+      headers: Record<string, string>;
+      metrics: RequestMetrics;
+    };
+
+export interface CompiledRoute {
+  name: string;
+  action: RouteAction;
+  chain: FilterChain;
+  timeoutMs: number;
+}
+
+export interface CompiledService {
+  name: string;
+  direction: 'inbound' | 'outbound';
+  protocol: ProxyConfig['outbound'][number]['protocol'];
+  port: number;
+  router: Router<CompiledRoute>;
+  /** Weighted choice among tcp backends (tcp/opaque services and detect fallback). */
+  pickTcp: () => RouteBackend | undefined;
+  /** Metrics for requests that matched no route. */
+  unrouted: RequestMetrics;
+  /** For inbound: the protocol to speak to the application, when not the downstream one. */
+  targetProtocol: 'http1' | 'http2' | undefined;
+}
+
+export interface ListenerSpec {
+  /** Stable key: address:port. */
+  key: string;
+  address: string;
+  port: number;
+  kind: 'outbound' | 'inbound' | 'http-proxy';
+  protocol: ProxyConfig['outbound'][number]['protocol'];
+  /** The service this listener serves (by name) for outbound and inbound listeners. */
+  service: string | undefined;
+}
+
+export interface Snapshot {
+  version: string;
+  config: ProxyConfig;
+  compiledAt: Date;
+  outbound: ReadonlyMap<string, CompiledService>;
+  inbound: ReadonlyMap<string, CompiledService>;
+  inboundConfigs: readonly InboundConfig[];
+  /** host[:port] → service, for the HTTP proxy listener and (later) original-destination lookup. */
+  byHost: ReadonlyMap<string, CompiledService>;
+  listeners: readonly ListenerSpec[];
+  /** Upstreams this snapshot retains; released when it is replaced. */
+  upstreams: readonly Upstream[];
+}
