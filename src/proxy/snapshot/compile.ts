@@ -61,7 +61,15 @@ export function compileSnapshot(config: ProxyConfig, deps: CompileDeps): Snapsho
     kind: ListenerSpec['kind'],
     protocol: ListenerSpec['protocol'],
     service?: string,
-  ) => listeners.push({ key: `${kind}|${address}:${port}`, address, port, kind, protocol, service });
+  ) =>
+    listeners.push({
+      key: `${kind}|${address}:${port}|${service ?? ''}`,
+      address,
+      port,
+      kind,
+      protocol,
+      service,
+    });
   if (config.httpProxy) add(config.httpProxy.address, config.httpProxy.port, 'http-proxy', 'http1');
   for (const ib of config.inbound) add(ib.listen.address, ib.listen.port, 'inbound', ib.protocol, ib.name);
   for (const ob of config.outbound)
