@@ -211,7 +211,6 @@ describe('HTTP/1.1 through the proxy', () => {
       await sleep(150);
     }
     const stalledAt = downloadWritten;
-    console.log('STALL', stalledAt / MiB);
     assert.equal(stalledAt, last, 'the upstream stopped writing while the client was paused');
     assert.ok(
       stalledAt < payload.length,

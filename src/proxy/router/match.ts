@@ -76,7 +76,9 @@ export function compileMatch(m: RouteMatchConfig): CompiledMatch {
     prefix: path?.type === 'PathPrefix' ? normalisePrefix(path.value) : path === undefined ? '/' : undefined,
     rank: {
       exact: path?.type === 'Exact',
-      prefixLength: path === undefined ? 1 : path.type === 'PathPrefix' ? path.value.length : 0,
+      // The normalised length: a trailing slash is ignored when matching, so it must not win precedence.
+      prefixLength:
+        path === undefined ? 1 : path.type === 'PathPrefix' ? normalisePrefix(path.value).length : 0,
       regex: path?.type === 'RegularExpression',
       method: m.method !== undefined,
       headers: m.headers.length,
