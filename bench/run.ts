@@ -9,12 +9,21 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createHaproxyTarget, haproxyBinary } from './lib/haproxy.ts';
-import { measureSection, type Tools } from './lib/measure.ts';
+import { measureSection, type SectionResult, type Tools } from './lib/measure.ts';
 import { createNginxTarget, nginxBinary } from './lib/nginx.ts';
 import { type Options, parseOptions, USAGE } from './lib/options.ts';
+import { coreBusyPercent, readCoreTimes } from './lib/proc-stats.ts';
 import { canPin, findBinary, killAllNow, pinSelf, stopAll, stopProcess } from './lib/procs.ts';
-import { type BenchReport, computeChecks, formatReport, type Results, writeReport } from './lib/report.ts';
+import {
+  type BenchReport,
+  computeChecks,
+  formatReport,
+  interferenceNotes,
+  type Results,
+  writeReport,
+} from './lib/report.ts';
 import type { Cores, StartContext, Target, TargetName } from './lib/types.ts';
 import { createFloorTarget, type StartedUpstreams, startUpstreams } from './lib/upstream.ts';
 import { createWeftTarget } from './lib/weft.ts';
@@ -27,6 +36,16 @@ function version(bin: string | undefined, args: string[], pattern: RegExp): stri
   const res = spawnSync(bin, args, { encoding: 'utf8', timeout: 5000 });
   const text = `${res.stdout ?? ''}${res.stderr ?? ''}`;
   return pattern.exec(text)?.[0] ?? (text.trim().split('\n')[0] || 'unknown');
+}
+
+/** One line per section and target while the bench runs: ok, skipped or failed, and why. */
+function progress(res: SectionResult): string {
+  const cells = Object.entries(res.cells);
+  const failedCell = cells.find(([, c]) => !c.ok);
+  const why = res.error ?? (failedCell?.[1].ok === false ? `${failedCell[0]}: ${failedCell[1].error}` : '');
+  if (res.status !== 'ok') return `${res.status}: ${why.split('\n')[0]}`;
+  const errors = cells.reduce((n, [, c]) => n + (c.ok ? c.errors : 0), 0);
+  return errors > 0 ? `ok, but ${errors} failed requests` : 'ok';
 }
 
 async function main(opts: Options): Promise<number> {
@@ -62,6 +81,16 @@ async function main(opts: Options): Promise<number> {
           ? `not pinned: ${cpus < 2 ? `only ${cpus} core(s)` : 'taskset not found'}; proxy and load share cores`
           : 'not pinned (--no-pin)',
       );
+    }
+
+    // A benchmark on a machine that is busy elsewhere measures that too: say so up front.
+    const before = readCoreTimes();
+    await sleep(1000);
+    const busy = coreBusyPercent(before, readCoreTimes());
+    if (busy.some((b) => b > 15)) {
+      const msg = `the machine was already busy before the run (cores ${busy.join('% / ')}%): figures will be disturbed`;
+      process.stderr.write(`bench: warning: ${msg}\n`);
+      notes.push(msg);
     }
 
     const nginx = nginxBinary();
@@ -108,8 +137,7 @@ async function main(opts: Options): Promise<number> {
           grpcConcurrency: opts.grpcConcurrency,
         });
         (results[name] ??= {})[section] = res;
-        const status = res.status === 'ok' ? 'ok' : `${res.status}: ${(res.error ?? '').split('\n')[0]}`;
-        process.stderr.write(` ${status} (${((Date.now() - t0) / 1000).toFixed(1)} s)\n`);
+        process.stderr.write(` ${progress(res)} (${((Date.now() - t0) / 1000).toFixed(1)} s)\n`);
       }
     }
 
@@ -135,7 +163,7 @@ async function main(opts: Options): Promise<number> {
         upstreams.kind === 'nginx' ? 'nginx 1 worker, return 200 "ok"' : 'Node http/http2 server ("ok")',
       results,
       checks: computeChecks(results),
-      notes,
+      notes: [...notes, ...interferenceNotes(results)],
     };
     process.stdout.write(`\n${formatReport(report, opts.targets, opts.sections)}\n`);
     if (opts.write) {

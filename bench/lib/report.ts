@@ -68,6 +68,28 @@ export function loadBound(m: Metrics): boolean {
 
 const round = (v: number, digits = 1) => Math.round(v * 10 ** digits) / 10 ** digits;
 
+/**
+ * Notes on cells where core 0 was busy beyond the proxy's own CPU time: something else on the machine ran
+ * there (a test suite, another benchmark), and that cell's figures are disturbed.
+ */
+export function interferenceNotes(results: Results): string[] {
+  const hit: string[] = [];
+  for (const [target, sections] of Object.entries(results)) {
+    for (const [section, res] of Object.entries(sections ?? {})) {
+      for (const [name, c] of Object.entries(res?.cells ?? {})) {
+        if (!c.ok || (target === 'floor' && name === 'c1same')) continue;
+        const [core0 = 0] = c.coreBusyPercent;
+        const other = core0 - (c.sameCore === true ? 0 : (c.proxyCpuPercent ?? 0));
+        if (other > 15) hit.push(`${section}/${target}/${name} +${other}%`);
+      }
+    }
+  }
+  if (hit.length === 0) return [];
+  return [
+    `core 0 was busy beyond the proxy's own CPU in ${hit.length} cell(s), so other load on the machine disturbed them; rerun when it is quiet: ${hit.join(', ')}`,
+  ];
+}
+
 export function computeChecks(results: Results): Check[] {
   const checks: Check[] = [];
   const relative = (

@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { ConfigError, createLogger, type LogLevel } from '../core/index.ts';
-import { ProxyServer, readConfigFile, watchConfigFile } from '../proxy/index.ts';
+import { type ParsedConfig, ProxyServer, readConfigFile, watchConfigFile } from '../proxy/index.ts';
 
 export function registerProxy(program: Command): void {
   program
@@ -24,18 +24,22 @@ export function registerProxy(program: Command): void {
     .addHelpText(
       'after',
       '\nAdmin endpoints (settings in the file, default 127.0.0.1:15000): /live /ready /config /metrics\n' +
-        'Example: weft proxy --config examples/proxy.yaml',
+        'Example: weft proxy --config examples/proxy.yaml   (reference: docs/reference/proxy-config.md)',
     )
     .action(async (opts: { config: string; logLevel: LogLevel; watch: boolean; drainTimeout?: string }) => {
       const logger = createLogger({ level: opts.logLevel, base: { component: 'proxy' } });
       const proxy = new ProxyServer({ logger });
+      let parsed: ParsedConfig | undefined;
       try {
-        await proxy.apply(readConfigFile(opts.config), opts.config);
+        parsed = readConfigFile(opts.config);
+        await proxy.apply(parsed.data, opts.config);
       } catch (err) {
         if (err instanceof ConfigError) {
           process.stderr.write(`weft proxy: the config in ${opts.config} is invalid:\n`);
-          for (const i of err.issues)
-            process.stderr.write(`  ${i.code} ${i.path || '<root>'}: ${i.message}\n`);
+          for (const i of err.issues) {
+            const where = parsed ? `${parsed.locate(i.path)} ` : '';
+            process.stderr.write(`  ${where}${i.code} ${i.path || '<root>'}: ${i.message}\n`);
+          }
           process.stderr.write(
             'Fix the file and run again; docs/reference/proxy-config.md lists every field.\n',
           );
@@ -44,26 +48,31 @@ export function registerProxy(program: Command): void {
         }
         process.exit(1);
       }
-      const l = proxy.listeners();
-      logger.info('proxy started', { admin: proxy.adminPort(), listeners: l, pid: process.pid });
-      const stopWatch = opts.watch
-        ? watchConfigFile(opts.config, () => {
-            let input: unknown;
-            try {
-              input = readConfigFile(opts.config);
-            } catch (err) {
-              const issues = err instanceof ConfigError ? err.issues : [];
-              logger.warn('config file unreadable; keeping the current config', {
-                error: err as Error,
-                issues,
-              });
-              return;
+      logger.info('proxy started', {
+        admin: proxy.adminPort(),
+        listeners: proxy.listeners(),
+        pid: process.pid,
+      });
+      const reload = () => {
+        let next: ParsedConfig;
+        try {
+          next = readConfigFile(opts.config);
+        } catch (err) {
+          const issues = err instanceof ConfigError ? err.issues : [];
+          logger.warn('config file unreadable; keeping the current config', { error: err as Error, issues });
+          return;
+        }
+        proxy
+          .apply(next.data, opts.config)
+          .then((r) => {
+            if (!r.ok) {
+              const at = r.issues.map((i) => `${next.locate(i.path)} ${i.code} ${i.path}: ${i.message}`);
+              logger.warn('config rejected; keeping the last good version', { at });
             }
-            proxy
-              .apply(input, opts.config)
-              .catch((err: unknown) => logger.error('reload failed', { error: err as Error }));
           })
-        : () => {};
+          .catch((err: unknown) => logger.error('reload failed', { error: err as Error }));
+      };
+      const stopWatch = opts.watch ? watchConfigFile(opts.config, reload) : () => {};
       let stopping = false;
       const stop = (signal: string) => {
         if (stopping) return;

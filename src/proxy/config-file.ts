@@ -5,11 +5,22 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseDocument } from 'yaml';
+import { isNode, LineCounter, parseDocument } from 'yaml';
 import { ConfigError, type ConfigIssue } from '../core/index.ts';
 
+export interface ParsedConfig {
+  data: unknown;
+  /** "file:line:col" of the value at a dotted path such as "outbound.0.port", or of its nearest parent. */
+  locate(path: string): string;
+}
+
 export function parseConfigText(text: string, file: string): unknown {
-  const doc = parseDocument(text, { prettyErrors: true });
+  return parseConfigWithPositions(text, file).data;
+}
+
+export function parseConfigWithPositions(text: string, file: string): ParsedConfig {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { prettyErrors: true, lineCounter });
   if (doc.errors.length > 0) {
     const issues: ConfigIssue[] = doc.errors.map((e) => ({
       code: 'CONFIG_PARSE',
@@ -18,11 +29,35 @@ export function parseConfigText(text: string, file: string): unknown {
     }));
     throw new ConfigError(issues);
   }
-  return doc.toJS();
+  return {
+    data: doc.toJS(),
+    locate(dotted) {
+      const parts = dotted === '' ? [] : dotted.split('.').map((p) => (/^\d+$/.test(p) ? Number(p) : p));
+      for (let n = parts.length; n >= 0; n--) {
+        const node = doc.getIn(parts.slice(0, n), true);
+        if (isNode(node) && node.range) {
+          const pos = lineCounter.linePos(node.range[0]);
+          return `${file}:${pos.line}:${pos.col}`;
+        }
+      }
+      return file;
+    },
+  };
 }
 
-export function readConfigFile(file: string): unknown {
-  return parseConfigText(fs.readFileSync(file, 'utf8'), file);
+export function readConfigFile(file: string): ParsedConfig {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const reason =
+      e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : e.message;
+    throw new ConfigError([
+      { code: 'CONFIG_PARSE', path: file, message: `cannot read the config file: ${reason}` },
+    ]);
+  }
+  return parseConfigWithPositions(text, file);
 }
 
 /** Calls `onChange` (debounced) whenever the file is written or replaced. Returns a stop function. */

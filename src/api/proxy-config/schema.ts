@@ -31,57 +31,57 @@ export const Protocol = z
     'http1, http2 (h2c prior knowledge), grpc (HTTP/2), tcp/opaque (bytes, no detection), detect (sniff HTTP/1, HTTP/2, TLS, else TCP).',
   );
 
-export const PathMatch = z.object({
+export const PathMatch = z.strictObject({
   type: z.enum(['Exact', 'PathPrefix', 'RegularExpression']).default('PathPrefix'),
   value: z.string().default('/'),
 });
 
-export const HeaderMatch = z.object({
+export const HeaderMatch = z.strictObject({
   name: z.string().min(1),
   type: z.enum(['Exact', 'RegularExpression', 'Present', 'Absent']).default('Exact'),
   value: z.string().optional(),
 });
 
-export const QueryParamMatch = z.object({
+export const QueryParamMatch = z.strictObject({
   name: z.string().min(1),
   type: z.enum(['Exact', 'RegularExpression', 'Present', 'Absent']).default('Exact'),
   value: z.string().optional(),
 });
 
-export const RouteMatch = z.object({
+export const RouteMatch = z.strictObject({
   path: PathMatch.optional(),
   headers: z.array(HeaderMatch).default([]),
   queryParams: z.array(QueryParamMatch).default([]),
   method: z.string().optional(),
 });
 
-export const HeaderModifier = z.object({
+export const HeaderModifier = z.strictObject({
   set: z.record(z.string(), z.string()).default({}),
   add: z.record(z.string(), z.string()).default({}),
   remove: z.array(z.string()).default([]),
 });
 
-export const PathModifier = z.object({
+export const PathModifier = z.strictObject({
   type: z.enum(['ReplaceFullPath', 'ReplacePrefixMatch']),
   value: z.string(),
 });
 
 export const Filter = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('RequestHeaderModifier'), requestHeaderModifier: HeaderModifier }),
-  z.object({ type: z.literal('ResponseHeaderModifier'), responseHeaderModifier: HeaderModifier }),
-  z.object({
+  z.strictObject({ type: z.literal('RequestHeaderModifier'), requestHeaderModifier: HeaderModifier }),
+  z.strictObject({ type: z.literal('ResponseHeaderModifier'), responseHeaderModifier: HeaderModifier }),
+  z.strictObject({
     type: z.literal('URLRewrite'),
-    urlRewrite: z.object({ hostname: z.string().optional(), path: PathModifier.optional() }),
+    urlRewrite: z.strictObject({ hostname: z.string().optional(), path: PathModifier.optional() }),
   }),
 ]);
 
-export const WeightedBackend = z.object({
+export const WeightedBackend = z.strictObject({
   backend: z.string().min(1).describe('Name of an entry in `backends`.'),
   weight: z.number().int().min(0).default(1),
   filters: z.array(Filter).default([]),
 });
 
-export const Redirect = z.object({
+export const Redirect = z.strictObject({
   scheme: z.enum(['http', 'https']).optional(),
   hostname: z.string().optional(),
   port: port.optional(),
@@ -91,7 +91,7 @@ export const Redirect = z.object({
     .default(302),
 });
 
-export const DirectResponse = z.object({
+export const DirectResponse = z.strictObject({
   status: z.number().int().min(100).max(599),
   body: z.string().default(''),
   headers: z.record(z.string(), z.string()).default({}),
@@ -111,14 +111,14 @@ export const Route = z
     message: 'a route needs exactly one action: backends, redirect or directResponse',
   });
 
-export const Endpoint = z.object({
+export const Endpoint = z.strictObject({
   address,
   port,
   weight: z.number().int().min(1).default(1),
   labels: z.record(z.string(), z.string()).default({}),
 });
 
-export const LoadBalancer = z.object({
+export const LoadBalancer = z.strictObject({
   type: z
     .enum(['p2c-ewma', 'round-robin', 'least-request', 'random', 'ring-hash', 'maglev'])
     .default('p2c-ewma'),
@@ -139,7 +139,7 @@ export const LoadBalancer = z.object({
     .optional(),
 });
 
-export const Backend = z.object({
+export const Backend = z.strictObject({
   name: z.string().min(1),
   protocol: z.enum(['http1', 'http2', 'tcp']).default('http1').describe('How the proxy talks to endpoints.'),
   endpoints: z.array(Endpoint).default([]),
@@ -151,7 +151,7 @@ export const Backend = z.object({
   maxConnectionsPerEndpoint: z.number().int().min(1).default(64),
 });
 
-export const Outbound = z.object({
+export const Outbound = z.strictObject({
   name: z.string().min(1),
   hosts: z
     .array(z.string())
@@ -174,16 +174,18 @@ export const Outbound = z.object({
     ),
 });
 
-export const Inbound = z.object({
+export const Inbound = z.strictObject({
   name: z.string().min(1),
-  listen: z.object({ address: address.default('127.0.0.1'), port }),
+  listen: z.strictObject({ address: address.default('127.0.0.1'), port }),
   protocol: Protocol.default('detect'),
-  target: z.object({ address: address.default('127.0.0.1'), port }).describe('The local application port.'),
+  target: z
+    .strictObject({ address: address.default('127.0.0.1'), port })
+    .describe('The local application port.'),
   targetProtocol: z.enum(['http1', 'http2']).optional().describe('Defaults to the downstream protocol.'),
   timeout: duration.optional(),
 });
 
-export const ProxyConfig = z.object({
+export const ProxyConfig = z.strictObject({
   version: z.string().optional().describe('Set by the producer; a content hash is used when absent.'),
   node: z
     .object({

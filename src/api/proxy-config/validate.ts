@@ -54,7 +54,16 @@ function validateReferences(config: ProxyConfig): ConfigIssue[] {
   };
   claim(config.admin.address, config.admin.port, 'admin');
   if (config.httpProxy) claim(config.httpProxy.address, config.httpProxy.port, 'httpProxy');
+  const inboundNames = new Set<string>();
   config.inbound.forEach((ib, i) => {
+    // Inbound names key the compiled snapshot's inbound map, so a duplicate would silently replace one.
+    if (inboundNames.has(ib.name))
+      issues.push({
+        code: 'CONFIG_CONFLICT',
+        path: `inbound.${i}.name`,
+        message: `duplicate inbound "${ib.name}"`,
+      });
+    inboundNames.add(ib.name);
     claim(ib.listen.address, ib.listen.port, `inbound.${i}.listen`);
   });
   const outboundNames = new Set<string>();

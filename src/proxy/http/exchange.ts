@@ -14,7 +14,7 @@ import type { ProxyRuntime } from '../runtime.ts';
 import type { RouteBackend } from '../snapshot/index.ts';
 import type { WeightedEndpoint } from '../upstream/balancers/index.ts';
 import { copyResponseHeaders } from './headers.ts';
-import { type DownstreamResponse, respondError } from './respond.ts';
+import { type DownstreamResponse, respondError, stageHeaders } from './respond.ts';
 
 type Controller = Parameters<NonNullable<Dispatcher.DispatchHandler['onRequestStart']>>[0];
 
@@ -87,7 +87,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const out: HeaderMap = copyResponseHeaders(headers);
     this.rb.chain.onResponse?.(statusCode, out);
     if (this.rt.draining && 'shouldKeepAlive' in this.res) out.connection = 'close';
-    this.res.writeHead(statusCode, out as Record<string, string | string[]>);
+    // grpc-status in the response headers marks a Trailers-Only response: keep it one frame.
+    if (this.grpc && out['grpc-status'] !== undefined) stageHeaders(this.res, statusCode, out);
+    else this.res.writeHead(statusCode, out as Record<string, string | string[]>);
     this.endpoint.upstream.observe(performance.now() - this.start);
   }
 

@@ -31,15 +31,19 @@ export function copyRequestHeaders(src: Record<string, string | string[] | undef
     if (name.charCodeAt(0) === 58 /* ':' */ || isHopByHop(name)) continue;
     out[name] = src[name];
   }
+  dropConnectionOptions(src, out);
+  if (src.te === 'trailers') out.te = 'trailers';
+  return out;
+}
+
+/** Fields named in Connection are hop-by-hop too, in requests and responses alike (RFC 9110 §7.6.1). */
+function dropConnectionOptions(src: Record<string, string | string[] | undefined>, out: HeaderMap): void {
   const connection = src.connection;
   if (typeof connection === 'string' && connection.includes(',')) {
-    // Fields named in Connection are hop-by-hop too.
     for (const token of connection.split(',')) delete out[token.trim().toLowerCase()];
   } else if (typeof connection === 'string' && connection !== 'keep-alive' && connection !== 'close') {
     delete out[connection.trim().toLowerCase()];
   }
-  if (src.te === 'trailers') out.te = 'trailers';
-  return out;
 }
 
 /** Copies response headers for the downstream. */
@@ -49,6 +53,7 @@ export function copyResponseHeaders(src: Record<string, string | string[] | unde
     if (name.charCodeAt(0) === 58 || isHopByHop(name)) continue;
     out[name] = src[name];
   }
+  dropConnectionOptions(src, out);
   return out;
 }
 

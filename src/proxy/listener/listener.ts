@@ -111,15 +111,17 @@ export class Listener {
             // node:http reads the unshifted bytes only once the stream flows again.
             socket.resume();
           } else if (p === 'http2') this.#http.h2.emit('connection', socket);
-          else {
-            socket.resume();
-            this.#pipe(socket);
-          }
+          // Stay paused: the pipe resumes the socket once the upstream is connected. Flowing before
+          // that would emit the sniffed bytes with no 'data' listener, and they would be lost.
+          else this.#pipe(socket);
         });
     }
   }
 
   #pipe(socket: net.Socket): void {
+    // TCP half-close: a client's FIN is passed on (pipe ends the upstream) while the reply still flows
+    // back. Without this, node ends our side too on the client's FIN and the pipe closes before the reply.
+    socket.allowHalfOpen = true;
     const service = this.#resolve(this.#rt.snapshot, '');
     pipeToBackend(socket, service?.pickTcp(), this.#rt.logger, this.#tcpStats);
   }

@@ -165,6 +165,13 @@ describe('Gateway API precedence', () => {
     assert.equal(winner([slash, plain], req('/foo/bar')), 'slash');
   });
 
+  test('a RegularExpression path ranks after Exact and before any PathPrefix', () => {
+    const regex: [string, RouteMatchConfig] = ['regex', m({ regex: '/foo/[0-9]+' })];
+    assertWinsEitherOrder(['exact', m({ exact: '/foo/1' })], regex, req('/foo/1'), 'exact');
+    assertWinsEitherOrder(['prefix', m({ prefix: '/foo' })], regex, req('/foo/1'), 'regex');
+    assertWinsEitherOrder(['root', m({ prefix: '/', method: 'GET' })], regex, req('/foo/1'), 'regex');
+  });
+
   test('no path is the same as PathPrefix "/"', () => {
     assert.equal(
       winner(

@@ -49,8 +49,10 @@ export class Upstream {
             bodyTimeout: 0,
             pipelining: 1,
             allowH2: settings.protocol === 'http2',
+            // Pool builds its connector from the top-level `useH2c` only (undici 8 lib/dispatcher/pool.js);
+            // `h2Options.useH2c` alone leaves the socket speaking HTTP/1.1 to an h2c endpoint.
             ...(settings.protocol === 'http2'
-              ? { h2Options: { useH2c: true, maxConcurrentStreams: 100 } }
+              ? { useH2c: true, h2Options: { useH2c: true, maxConcurrentStreams: 100 } }
               : {}),
           });
   }
