@@ -36,9 +36,33 @@ export function createAdminServer(state: AdminState): http.Server {
       case '/config':
         return send(200, 'application/json', `${JSON.stringify(state.config(), null, 2)}\n`);
       case '/metrics':
-        return send(200, 'text/plain; version=0.0.4', state.metrics.render());
+        return send(200, 'text/plain; version=0.0.4', state.metrics.render() + processMetrics());
       default:
         return send(404, 'text/plain', 'admin endpoints: /live /ready /config /metrics\n');
     }
   });
+}
+
+/** Process-level gauges (Prometheus' conventional names), read when scraped. */
+function processMetrics(): string {
+  const m = process.memoryUsage();
+  const cpu = process.cpuUsage();
+  return [
+    '# HELP process_resident_memory_bytes Resident memory size in bytes.',
+    '# TYPE process_resident_memory_bytes gauge',
+    `process_resident_memory_bytes ${m.rss}`,
+    '# HELP process_cpu_seconds_total User and system CPU time spent, in seconds.',
+    '# TYPE process_cpu_seconds_total counter',
+    `process_cpu_seconds_total ${(cpu.user + cpu.system) / 1e6}`,
+    '# HELP nodejs_heap_used_bytes V8 heap in use, in bytes.',
+    '# TYPE nodejs_heap_used_bytes gauge',
+    `nodejs_heap_used_bytes ${m.heapUsed}`,
+    '# HELP nodejs_heap_total_bytes V8 heap reserved, in bytes.',
+    '# TYPE nodejs_heap_total_bytes gauge',
+    `nodejs_heap_total_bytes ${m.heapTotal}`,
+    '# HELP nodejs_external_memory_bytes Memory of C++ objects bound to JavaScript (buffers, WebAssembly), in bytes.',
+    '# TYPE nodejs_external_memory_bytes gauge',
+    `nodejs_external_memory_bytes ${m.external}`,
+    '',
+  ].join('\n');
 }

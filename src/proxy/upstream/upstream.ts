@@ -3,7 +3,7 @@
  * (in-flight requests, peak-EWMA latency). It lives in the UpstreamCache, outside any snapshot, so
  * pools and statistics survive config reloads when the endpoint and its pool settings are unchanged.
  */
-import { Pool } from 'undici';
+import { Pool } from './undici-pool.ts';
 
 export interface PoolSettings {
   protocol: 'http1' | 'http2' | 'tcp';
