@@ -1,7 +1,7 @@
 /**
  * Inbound listeners: the port a workload's callers reach, forwarding to the local application (target).
  * HTTP on an http1 inbound and on a default (detect) inbound, h2c on the detect inbound translated to the
- * HTTP/1.1 application, gRPC on a grpc inbound (and, still todo, on a detect inbound), and raw TCP on a
+ * HTTP/1.1 application, gRPC on a grpc inbound and on a detect inbound, and raw TCP on a
  * tcp inbound.
  */
 import assert from 'node:assert/strict';
@@ -123,9 +123,7 @@ describe('inbound listeners', () => {
     assert.deepEqual(await callUnary(proxy.port('grpc')), { message: 'inbound: hi', index: 0 });
   });
 
-  test('a detect inbound forwards gRPC (h2c) to the target over HTTP/2', {
-    todo: 'compileInbound picks the target protocol once: detect → http1 unless targetProtocol is set, so h2c/gRPC detected on an inbound is sent to the app as HTTP/1.1 (schema says it defaults to the downstream protocol)',
-  }, async () => {
+  test('a detect inbound forwards gRPC (h2c) to the target over HTTP/2', async () => {
     assert.deepEqual(await callUnary(proxy.port('grpc-detect')), { message: 'inbound: hi', index: 0 });
   });
 

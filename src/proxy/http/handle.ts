@@ -61,7 +61,11 @@ export function handleRequest(
     headers,
     params: undefined,
   };
-  const entry = service.router.route(view);
+  const router =
+    service.routerH2 !== undefined && (req as Http2ServerRequest).stream !== undefined
+      ? service.routerH2
+      : service.router;
+  const entry = router.route(view);
   if (!entry) {
     const status = respondError(res, 'NO_ROUTE', grpc);
     service.unrouted.record(method, status, performance.now() - start, 'NO_ROUTE');

@@ -254,6 +254,7 @@ function compileOutbound(
     protocol: ob.protocol,
     port: ob.port,
     router,
+    routerH2: undefined,
     pickTcp: tcp.pick,
     unrouted: new RequestMetrics(deps.metrics, {
       direction: 'outbound',
@@ -273,38 +274,47 @@ function compileInbound(
   acquired: Upstream[],
   random: Random,
 ): CompiledService {
-  const backendName = `inbound|${ib.name}`;
-  const target = compileBackend(
-    {
-      name: backendName,
-      protocol:
-        ib.protocol === 'tcp' || ib.protocol === 'opaque'
-          ? 'tcp'
-          : (ib.targetProtocol ?? (ib.protocol === 'http2' || ib.protocol === 'grpc' ? 'http2' : 'http1')),
-      endpoints: [{ address: ib.target.address, port: ib.target.port, weight: 1, labels: {} }],
-      loadBalancer: { type: 'round-robin' },
-      connectTimeout: 5000,
-      idleTimeout: 3000,
-      maxConnectionsPerEndpoint: 256,
-    },
-    deps,
-    acquired,
-    random,
-  );
-  const backends = new Map([[backendName, target]]);
-  const route: RouteConfig = {
-    name: 'inbound',
-    matches: [{ headers: [], queryParams: [] }],
-    filters: [],
-    backends: [{ backend: backendName, weight: 1, filters: [] }],
-    timeout: ib.timeout ?? 0,
-  };
   const svc = { name: ib.name, direction: 'inbound' as const };
-  const router = new Router(compileRoutes(svc, [route], backends, config, deps, random), 'declared');
+  const opaque = ib.protocol === 'tcp' || ib.protocol === 'opaque';
+  const downstreamH2 = ib.protocol === 'http2' || ib.protocol === 'grpc';
+  const target = (protocol: 'http1' | 'http2' | 'tcp') => {
+    const name = `inbound|${ib.name}|${protocol}`;
+    const backend = compileBackend(
+      {
+        name,
+        protocol,
+        endpoints: [{ address: ib.target.address, port: ib.target.port, weight: 1, labels: {} }],
+        loadBalancer: { type: 'round-robin' },
+        connectTimeout: 5000,
+        idleTimeout: 3000,
+        maxConnectionsPerEndpoint: 256,
+      },
+      deps,
+      acquired,
+      random,
+    );
+    const backends = new Map([[name, backend]]);
+    const route: RouteConfig = {
+      name: 'inbound',
+      matches: [{ headers: [], queryParams: [] }],
+      filters: [],
+      backends: [{ backend: name, weight: 1, filters: [] }],
+      timeout: ib.timeout ?? 0,
+    };
+    return {
+      backends,
+      router: new Router(compileRoutes(svc, [route], backends, config, deps, random), 'declared'),
+      name,
+    };
+  };
+  // The application speaks what the client spoke unless targetProtocol says otherwise; on a detect port
+  // that is only known per connection, so both variants are compiled.
+  const main = target(opaque ? 'tcp' : (ib.targetProtocol ?? (downstreamH2 ? 'http2' : 'http1')));
+  const h2 = ib.protocol === 'detect' && ib.targetProtocol === undefined ? target('http2') : undefined;
   const tcp = compileWeighted(
-    [{ backend: backendName, weight: 1, filters: [] }],
+    [{ backend: main.name, weight: 1, filters: [] }],
     [],
-    backends,
+    main.backends,
     () => ({ direction: 'inbound', service: ib.name, route: 'tcp', backend: 'local' }),
     deps.metrics,
     random,
@@ -314,7 +324,8 @@ function compileInbound(
     direction: 'inbound',
     protocol: ib.protocol,
     port: ib.listen.port,
-    router,
+    router: main.router,
+    routerH2: h2?.router,
     pickTcp: tcp.pick,
     unrouted: new RequestMetrics(deps.metrics, {
       direction: 'inbound',

@@ -58,6 +58,8 @@ export interface CompiledService {
   protocol: ProxyConfig['outbound'][number]['protocol'];
   port: number;
   router: Router<CompiledRoute>;
+  /** Inbound detect ports: the router used for HTTP/2 clients, whose application side is HTTP/2 too. */
+  routerH2: Router<CompiledRoute> | undefined;
   /** Weighted choice among tcp backends (tcp/opaque services and detect fallback). */
   pickTcp: () => RouteBackend | undefined;
   /** Metrics for requests that matched no route. */
