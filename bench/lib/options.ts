@@ -30,7 +30,7 @@ Compares no proxy (the floor), Weft, nginx and haproxy in front of one upstream 
   --warmup <s>            seconds of warm-up load before each target's cells (default 1)
   --targets <list>        comma-separated subset of floor,weft,nginx,haproxy (floor is always run)
   --sections <list>       comma-separated subset of h1,h2,grpc (default all)
-  --weft-entry <path>     Weft's CLI entry (default src/cli/main.ts)
+  --weft-entry <path>     Weft's CLI entry (default bin/weft.js: Node 24, the proxy's V8 flags, type-stripped cache)
   --weft-node-flags <s>   Node flags for Weft, space-separated; "" for none
                           (default: ${DEFAULT_WEFT_NODE_FLAGS.join(' ')}; env WEFT_BENCH_NODE_FLAGS)
   --upstream <kind>       nginx | node | auto (default auto: nginx when installed)
@@ -78,7 +78,7 @@ export function parseOptions(argv: readonly string[]): Options | undefined {
       warmup: { type: 'string' },
       targets: { type: 'string' },
       sections: { type: 'string' },
-      'weft-entry': { type: 'string', default: 'src/cli/main.ts' },
+      'weft-entry': { type: 'string', default: 'bin/weft.js' },
       'weft-node-flags': { type: 'string' },
       upstream: { type: 'string', default: 'auto' },
       'h2-streams': { type: 'string' },

@@ -1,7 +1,7 @@
 /**
  * Weft as a target: writes a ProxyConfig YAML (one backend `up` and one explicit-mode outbound listener
  * `up` in front of the section's upstream), checks it against Weft's own schema, starts
- * `node <flags> src/cli/main.ts proxy --config <file>` on the proxy core and waits for the admin `/ready`.
+ * `node <flags> bin/weft.js proxy --config <file>` (the user-facing command) on the proxy core and waits for the admin `/ready`.
  * The Node flags default to the memory settings in STYLE.md and can be changed with --weft-node-flags.
  * Any failure (no CLI yet, a config the proxy rejects, no readiness) is thrown with the proxy's log tail,
  * so the bench reports the cell as failed instead of stopping.

@@ -166,6 +166,9 @@ function forward(
     headers: up.headers as Record<string, string>,
     body: hasBody ? req : null,
   };
+  // Request bytes as declared; streamed bodies without a length are not counted (no per-chunk hook).
+  const declared = view.headers['content-length'];
+  if (typeof declared === 'string') rb.metrics.requestBytes.inc(Number(declared) || 0);
   const ex = new Exchange(rt, res, rb, endpoint, method, start, grpc, opts);
   res.once('close', () => {
     // The downstream went away before the response finished: stop the upstream work too.

@@ -3,6 +3,7 @@
  * ProxyErrorCode to an HTTP status, or for gRPC requests to a trailers-only response with the matching
  * grpc-status, and always names the cause in the `weft-error` header.
  */
+import { STATUS_CODES } from 'node:http';
 import { type ProxyErrorCode, ProxyErrors } from '../../core/index.ts';
 
 /**
@@ -91,6 +92,6 @@ export function stageHeaders(
 export function rawErrorResponse(code: ProxyErrorCode): string {
   const status = ProxyErrors[code].status;
   const body = `${ProxyErrors[code].description}\n`;
-  const reason = status === 431 ? 'Request Header Fields Too Large' : 'Bad Request';
+  const reason = STATUS_CODES[status] ?? 'Error';
   return `HTTP/1.1 ${status} ${reason}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nweft-error: ${code}\r\nconnection: close\r\n\r\n${body}`;
 }

@@ -6,8 +6,9 @@
 import http from 'node:http';
 import http2 from 'node:http2';
 import type { ProxyErrorCode } from '../../core/index.ts';
+import { isGrpc } from '../http/grpc.ts';
 import { handleRequest, type ServiceResolver } from '../http/handle.ts';
-import { type DownstreamResponse, rawErrorResponse } from '../http/respond.ts';
+import { type DownstreamResponse, rawErrorResponse, respondError } from '../http/respond.ts';
 import { handleUpgrade } from '../http/upgrade.ts';
 import type { ProxyRuntime } from '../runtime.ts';
 
@@ -45,10 +46,7 @@ export function createHttpServers(
     } catch (err) {
       // A bug must cost one request, never the process.
       rt.logger.error('request handler failed', { error: err as Error });
-      if (!res.headersSent) {
-        (res as http.ServerResponse).writeHead(500, { 'weft-error': 'INTERNAL' });
-        res.end();
-      } else (res as http.ServerResponse).destroy();
+      respondError(res as unknown as DownstreamResponse, 'INTERNAL', isGrpc(req.headers));
     }
   };
 
