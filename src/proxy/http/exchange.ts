@@ -16,6 +16,9 @@ import type { WeightedEndpoint } from '../upstream/balancers/index.ts';
 import { copyResponseHeaders } from './headers.ts';
 import { type DownstreamResponse, respondError, stageHeaders } from './respond.ts';
 
+/** Where the request path leaves the Exchange on the response, for the listener's 'close' handler. */
+export const EXCHANGE = Symbol('weft.exchange');
+
 type Controller = Parameters<NonNullable<Dispatcher.DispatchHandler['onRequestStart']>>[0];
 
 export class Exchange implements Dispatcher.DispatchHandler {

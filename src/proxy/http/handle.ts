@@ -10,7 +10,7 @@ import { modifyPath, type UpstreamRequest } from '../filters/index.ts';
 import type { RequestView } from '../router/index.ts';
 import type { ProxyRuntime } from '../runtime.ts';
 import type { CompiledRoute, CompiledService, RouteAction, Snapshot } from '../snapshot/index.ts';
-import { Exchange } from './exchange.ts';
+import { EXCHANGE, Exchange } from './exchange.ts';
 import { isGrpc, parseGrpcTimeout } from './grpc.ts';
 import { authorityOf, copyRequestHeaders, hasForbiddenChar } from './headers.ts';
 import { type DownstreamResponse, respondError } from './respond.ts';
@@ -170,10 +170,8 @@ function forward(
   const declared = view.headers['content-length'];
   if (typeof declared === 'string') rb.metrics.requestBytes.inc(Number(declared) || 0);
   const ex = new Exchange(rt, res, rb, endpoint, method, start, grpc, opts);
-  res.once('close', () => {
-    // The downstream went away before the response finished: stop the upstream work too.
-    if (!ex.done) ex.abort('UPSTREAM_RESET');
-  });
+  // The listener's one 'close' handler aborts the exchange if the downstream goes away first.
+  (res as { [EXCHANGE]?: Exchange })[EXCHANGE] = ex;
   let timeout = route.timeoutMs;
   if (grpc) {
     const deadline = parseGrpcTimeout(view.headers['grpc-timeout']);

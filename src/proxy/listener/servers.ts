@@ -6,6 +6,7 @@
 import http from 'node:http';
 import http2 from 'node:http2';
 import type { ProxyErrorCode } from '../../core/index.ts';
+import { EXCHANGE, type Exchange } from '../http/exchange.ts';
 import { isGrpc } from '../http/grpc.ts';
 import { handleRequest, type ServiceResolver } from '../http/handle.ts';
 import { type DownstreamResponse, rawErrorResponse, respondError } from '../http/respond.ts';
@@ -28,8 +29,13 @@ export function createHttpServers(
   settings: { maxRequestHeadersBytes: number; http2MaxConcurrentStreams: number },
   onIdle: (socket: Tracked & import('node:net').Socket) => void,
 ): HttpServers {
-  function onResponseClose(this: http.ServerResponse | http2.Http2ServerResponse) {
+  function onResponseClose(
+    this: (http.ServerResponse | http2.Http2ServerResponse) & { [EXCHANGE]?: Exchange },
+  ) {
     rt.inflight.dec();
+    // The downstream went away before the response finished: stop the upstream work too.
+    const ex = this[EXCHANGE];
+    if (ex !== undefined && !ex.done) ex.abort('UPSTREAM_RESET');
     const socket = (this.req as { socket?: Tracked & import('node:net').Socket } | undefined)?.socket;
     if (socket && socket[ACTIVE] !== undefined && --socket[ACTIVE] === 0) onIdle(socket);
   }
