@@ -52,10 +52,4 @@ export async function startTcpServer(onSocket: (s: net.Socket) => void): Promise
 export const startTcpEcho = () => startTcpServer((s) => s.pipe(s));
 
 /** A free port with nothing listening, for connect-failure tests. */
-export async function closedPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
+export { freePort as closedPort } from './child.ts';

@@ -20,15 +20,8 @@ export class Counter {
   }
 }
 
-export class Gauge {
-  value = 0;
-  readonly labels: string;
-  constructor(labels: string) {
-    this.labels = labels;
-  }
-  inc(n = 1): void {
-    this.value += n;
-  }
+/** A counter that can also go down. */
+export class Gauge extends Counter {
   dec(n = 1): void {
     this.value -= n;
   }
