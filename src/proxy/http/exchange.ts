@@ -37,6 +37,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   responseStarted = false;
   done = false;
   attempt = 0;
+  /** False while the request body is still being read (see body.ts). */
+  dispatched = false;
   bytesOut = 0;
   #resume: (() => void) | undefined = undefined;
 
@@ -61,6 +63,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   dispatch(): void {
+    this.dispatched = true;
     this.endpoint.upstream.active++;
     (this.endpoint.upstream.pool as Dispatcher).dispatch(this.opts, this);
   }
@@ -123,7 +126,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.error === undefined &&
       !this.responseStarted &&
       this.attempt === 0 &&
-      this.opts.body == null &&
+      (this.opts.body == null || Buffer.isBuffer(this.opts.body)) &&
       isStaleConnection(err)
     ) {
       this.attempt++;
@@ -151,7 +154,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   finish(): void {
     this.done = true;
     if (this.timer) clearTimeout(this.timer);
-    this.endpoint.upstream.active--;
+    if (this.dispatched) this.endpoint.upstream.active--;
     this.rb.metrics.responseBytes.inc(this.bytesOut);
     this.rb.metrics.record(this.method, this.status, performance.now() - this.start, this.error);
   }

@@ -10,6 +10,7 @@ import { modifyPath, type UpstreamRequest } from '../filters/index.ts';
 import type { RequestView } from '../router/index.ts';
 import type { ProxyRuntime } from '../runtime.ts';
 import type { CompiledRoute, CompiledService, RouteAction, Snapshot } from '../snapshot/index.ts';
+import { readBody } from './body.ts';
 import { EXCHANGE, Exchange } from './exchange.ts';
 import { isGrpc, parseGrpcTimeout } from './grpc.ts';
 import { authorityOf, copyRequestHeaders, hasForbiddenChar } from './headers.ts';
@@ -156,18 +157,18 @@ function forward(
   if (backend.protocol === 'http2' && grpc) up.headers.te = 'trailers';
   else delete up.headers.te;
 
-  const hasBody = (req as Http2ServerRequest).stream
+  const h2 = (req as Http2ServerRequest).stream !== undefined;
+  const declared = view.headers['content-length'];
+  const hasBody = h2
     ? !(req as Http2ServerRequest).stream.endAfterHeaders
-    : (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0') ||
-      req.headers['transfer-encoding'] !== undefined;
+    : (declared !== undefined && declared !== '0') || view.headers['transfer-encoding'] !== undefined;
   const opts: Dispatcher.DispatchOptions = {
     path: up.path,
     method: up.method as Dispatcher.HttpMethod,
     headers: up.headers as Record<string, string>,
-    body: hasBody ? req : null,
+    body: null,
   };
   // Request bytes as declared; streamed bodies without a length are not counted (no per-chunk hook).
-  const declared = view.headers['content-length'];
   if (typeof declared === 'string') rb.metrics.requestBytes.inc(Number(declared) || 0);
   const ex = new Exchange(rt, res, rb, endpoint, method, start, grpc, opts);
   // The listener's one 'close' handler aborts the exchange if the downstream goes away first.
@@ -180,7 +181,14 @@ function forward(
   if (timeout > 0) {
     ex.timer = setTimeout(() => ex.abort('TIMEOUT'), timeout);
   }
-  ex.dispatch();
+  if (!hasBody) {
+    ex.dispatch();
+    return;
+  }
+  readBody(req, typeof declared === 'string' ? Number(declared) : undefined, (body) => {
+    opts.body = body;
+    if (!ex.done) ex.dispatch();
+  });
 }
 
 function redirect(
