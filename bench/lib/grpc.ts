@@ -5,22 +5,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startProcess } from './procs.ts';
+import type { LoadFigures } from './types.ts';
 
-export interface GrpcResult {
+/** `requests` counts the successful calls in the measured period. */
+export interface GrpcResult extends LoadFigures {
   concurrency: number;
-  durationS: number;
-  /** Successful calls in the measured period. */
-  requests: number;
   /** Every call the client made, warm-up included: the divisor of the proxy's CPU per request. */
   totalCalls: number;
-  rps: number;
-  /** Latency in microseconds. */
-  p50: number;
-  p90: number;
-  p99: number;
-  max: number;
-  mean: number;
-  errors: number;
   lastError: string;
 }
 

@@ -7,21 +7,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startProcess } from './procs.ts';
-import { summarise } from './stats.ts';
+import { roundSummary, summarise } from './stats.ts';
+import type { LoadFigures } from './types.ts';
 
-export interface H2Result {
+export interface H2Result extends LoadFigures {
   connections: number;
   streams: number;
-  durationS: number;
-  requests: number;
-  rps: number;
-  /** Latency in microseconds. */
-  p50: number;
-  p90: number;
-  p99: number;
-  max: number;
-  mean: number;
-  errors: number;
 }
 
 export interface H2Options {
@@ -69,7 +60,6 @@ export async function runH2load(opts: H2Options): Promise<H2Result> {
     const cols = line.split('\t');
     if (cols.length >= 3) samples.push(Number(cols[2]));
   }
-  const s = summarise(samples);
   const done = Number(m[2]);
   // "finished in 4.00s, 51234.50 req/s, 1.2MB/s" covers the measured period only, without the warm-up.
   const f = /finished in [\d.]+m?s, ([\d.]+) req\/s/.exec(out);
@@ -79,11 +69,7 @@ export async function runH2load(opts: H2Options): Promise<H2Result> {
     durationS: opts.durationS,
     requests: done,
     rps: f === null ? Math.round(done / opts.durationS) : Math.round(Number(f[1])),
-    p50: Math.round(s.p50),
-    p90: Math.round(s.p90),
-    p99: Math.round(s.p99),
-    max: Math.round(s.max),
-    mean: Math.round(s.mean),
+    ...roundSummary(summarise(samples)),
     // h2load's "failed" are responses other than 2xx/3xx; "errored" are stream and connection errors.
     errors: Number(m[4]) + Number(m[5]),
   };

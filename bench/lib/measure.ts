@@ -16,22 +16,19 @@ import {
   treeMemory,
 } from './proc-stats.ts';
 import { type Proc, pinPids } from './procs.ts';
-import type { RunningTarget, Section, StartContext, Target } from './types.ts';
+import {
+  type LoadFigures,
+  loadFigures,
+  type RunningTarget,
+  type Section,
+  type StartContext,
+  type Target,
+} from './types.ts';
 import { runWrk, type WrkResult } from './wrk.ts';
 
-export interface Metrics {
+export interface Metrics extends LoadFigures {
   /** What generated the load, e.g. "wrk -c1" or "h2load -c1 -m10". */
   load: string;
-  durationS: number;
-  requests: number;
-  rps: number;
-  /** Latency percentiles in microseconds. */
-  p50: number;
-  p90: number;
-  p99: number;
-  max: number;
-  mean: number;
-  errors: number;
   /** Proxy tree CPU time per request in microseconds (absent for the floor). */
   cpuUsPerRequest?: number;
   /** Proxy tree CPU time over wall time, percent of one core. */
@@ -113,49 +110,16 @@ async function cell(rt: RunningTarget, run: () => Promise<Raw>): Promise<CellRes
 }
 
 function fromWrk(r: WrkResult): Raw {
-  return {
-    load: `wrk -t1 -c${r.connections}`,
-    durationS: r.durationS,
-    requests: r.requests,
-    rps: r.rps,
-    p50: r.p50,
-    p90: r.p90,
-    p99: r.p99,
-    max: r.max,
-    mean: Math.round(r.mean),
-    errors: r.errors,
-  };
+  return { load: `wrk -t1 -c${r.connections}`, ...loadFigures(r), mean: Math.round(r.mean) };
 }
 
 function fromH2(r: H2Result): Raw {
-  return {
-    load: `h2load -t1 -c${r.connections} -m${r.streams}`,
-    durationS: r.durationS,
-    requests: r.requests,
-    rps: r.rps,
-    p50: r.p50,
-    p90: r.p90,
-    p99: r.p99,
-    max: r.max,
-    mean: r.mean,
-    errors: r.errors,
-  };
+  return { load: `h2load -t1 -c${r.connections} -m${r.streams}`, ...loadFigures(r) };
 }
 
 function fromGrpc(r: GrpcResult): Raw {
-  return {
-    load: `grpc-js unary, ${r.concurrency} in flight on one channel`,
-    durationS: r.durationS,
-    requests: r.requests,
-    rps: r.rps,
-    p50: r.p50,
-    p90: r.p90,
-    p99: r.p99,
-    max: r.max,
-    mean: r.mean,
-    errors: r.errors,
-    cpuDivisor: r.totalCalls,
-  };
+  const load = `grpc-js unary, ${r.concurrency} in flight on one channel`;
+  return { load, ...loadFigures(r), cpuDivisor: r.totalCalls };
 }
 
 /** Runs `fn` with the proxy's whole process tree moved to the load core, and moves it back after. */

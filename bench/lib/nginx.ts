@@ -11,12 +11,14 @@ import {
   freePort,
   httpStatus,
   type Proc,
+  readyOrStop,
   startProcess,
   stopProcess,
   tcpOpen,
+  waitListening,
   waitUntil,
 } from './procs.ts';
-import type { RunningTarget, Section, StartContext, Target } from './types.ts';
+import { binaryTarget, type Section, type StartContext, type Target } from './types.ts';
 
 export function nginxBinary(): string | undefined {
   return findBinary('nginx');
@@ -142,22 +144,12 @@ function proxyServer(section: Section, port: number, ctx: StartContext): { http:
 }
 
 export function createNginxTarget(): Target {
-  return {
-    name: 'nginx',
-    unavailable: () => (nginxBinary() === undefined ? 'nginx not installed' : undefined),
-    unsupported: () => undefined,
-    async start(section, ctx): Promise<RunningTarget> {
-      const port = await freePort();
-      const dir = prefixFor(ctx.tmpDir, `nginx-proxy-${section}`);
-      const { http, note } = proxyServer(section, port, ctx);
-      const proc = startNginx(`nginx-proxy-${section}`, dir, mainConfig(dir, http), ctx.cores.proxy);
-      try {
-        await waitUntil(proc, `listening on ${port}`, () => tcpOpen(port), 10_000);
-      } catch (err) {
-        await stopProcess(proc);
-        throw err;
-      }
-      return { port, proc, note, stop: () => stopProcess(proc) };
-    },
-  };
+  return binaryTarget('nginx', nginxBinary, async (section, ctx) => {
+    const port = await freePort();
+    const dir = prefixFor(ctx.tmpDir, `nginx-proxy-${section}`);
+    const { http, note } = proxyServer(section, port, ctx);
+    const proc = startNginx(`nginx-proxy-${section}`, dir, mainConfig(dir, http), ctx.cores.proxy);
+    await readyOrStop(proc, () => waitListening(proc, port));
+    return { port, proc, note, stop: () => stopProcess(proc) };
+  });
 }

@@ -192,6 +192,21 @@ export async function waitUntil(proc: Proc, what: string, check: () => Promise<b
   throw new Error(`${proc.name}: ${what} did not happen within ${timeoutMs} ms\n${logTail(proc)}`);
 }
 
+/** Waits until `proc` accepts TCP connections on `port` (see `waitUntil`). */
+export function waitListening(proc: Proc, port: number, timeoutMs = 10_000): Promise<void> {
+  return waitUntil(proc, `listening on ${port}`, () => tcpOpen(port), timeoutMs);
+}
+
+/** Runs the readiness waits of a process just started; when they fail, stops it before rethrowing. */
+export async function readyOrStop(proc: Proc, ready: () => Promise<void>): Promise<void> {
+  try {
+    await ready();
+  } catch (err) {
+    await stopProcess(proc);
+    throw err;
+  }
+}
+
 /** True when a TCP connection to the port succeeds. */
 export function tcpOpen(port: number): Promise<boolean> {
   return new Promise((resolve) => {

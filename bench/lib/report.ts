@@ -92,14 +92,16 @@ export function interferenceNotes(results: Results): string[] {
 
 export function computeChecks(results: Results): Check[] {
   const checks: Check[] = [];
+  /** Weft's `figure` against nginx's times `factor`, as an upper bound or (`atLeast`) a lower one. */
   const relative = (
     name: string,
     unit: string,
-    weft: number | undefined,
-    nginx: number | undefined,
+    figure: (t: TargetName) => number | undefined,
     factor: number,
     atLeast: boolean,
   ) => {
+    const weft = figure('weft');
+    const nginx = figure('nginx');
     if (weft === undefined || nginx === undefined) {
       const missing = weft === undefined ? 'Weft' : 'nginx';
       checks.push({
@@ -124,33 +126,19 @@ export function computeChecks(results: Results): Check[] {
       detail: `Weft ${round(weft)} ${unit}, nginx ${round(nginx)} ${unit}, limit ${atLeast ? '>=' : '<='} ${limit} ${unit}`,
     });
   };
+  const c50 = (t: TargetName) => metrics(results, t, 'h1', 'c50');
   // The same-core cell: on the split layout four cross-core wake-ups dominate the added latency of every
   // proxy alike (see measure.ts), which would make this ratio meaningless.
   relative(
     'added p50 latency @1 conn (same core) <= 2x nginx',
     'us',
-    added(results, 'weft', 'h1', 'c1same', 'p50'),
-    added(results, 'nginx', 'h1', 'c1same', 'p50'),
+    (t) => added(results, t, 'h1', 'c1same', 'p50'),
     2,
     false,
   );
-  relative(
-    'CPU per request @50 conns <= 2.5x nginx',
-    'us',
-    metrics(results, 'weft', 'h1', 'c50')?.cpuUsPerRequest,
-    metrics(results, 'nginx', 'h1', 'c50')?.cpuUsPerRequest,
-    2.5,
-    false,
-  );
-  relative(
-    'max rps on one core @50 conns >= 40% of nginx',
-    'rps',
-    metrics(results, 'weft', 'h1', 'c50')?.rps,
-    metrics(results, 'nginx', 'h1', 'c50')?.rps,
-    0.4,
-    true,
-  );
-  const nginxC50 = metrics(results, 'nginx', 'h1', 'c50');
+  relative('CPU per request @50 conns <= 2.5x nginx', 'us', (t) => c50(t)?.cpuUsPerRequest, 2.5, false);
+  relative('max rps on one core @50 conns >= 40% of nginx', 'rps', (t) => c50(t)?.rps, 0.4, true);
+  const nginxC50 = c50('nginx');
   const rpsCheck = checks[checks.length - 1];
   if (rpsCheck !== undefined && nginxC50 !== undefined && loadBound(nginxC50)) {
     rpsCheck.detail += ' (nginx was load-bound, so its rate and this limit are lower bounds)';

@@ -32,3 +32,14 @@ export function summarise(samples: Float64Array | number[]): LatencySummary {
     mean: arr.length > 0 ? sum / arr.length : 0,
   };
 }
+
+/** Each figure rounded to a whole number (microseconds, for the reports). */
+export function roundSummary(s: LatencySummary): LatencySummary {
+  return {
+    p50: Math.round(s.p50),
+    p90: Math.round(s.p90),
+    p99: Math.round(s.p99),
+    max: Math.round(s.max),
+    mean: Math.round(s.mean),
+  };
+}

@@ -1,17 +1,38 @@
 /**
- * Shared shapes of the bench: the protocol sections, the upstream ports every target forwards to, the
- * environment a target starts in, and the `Target` interface that the floor, Weft, nginx and haproxy
- * implement so the measuring code treats them alike.
+ * Shared shapes of the bench: the protocol sections, the figures every load generator reports, the upstream
+ * ports every target forwards to, the environment a target starts in, and the `Target` interface that the
+ * floor, Weft, nginx and haproxy implement so the measuring code treats them alike.
  */
 import type { Proc } from './procs.ts';
+import type { LatencySummary } from './stats.ts';
 
 /** h1: HTTP/1.1 keep-alive (wrk); h2: h2c (h2load); grpc: unary gRPC over h2c (grpc-js). */
 export type Section = 'h1' | 'h2' | 'grpc';
 export const SECTIONS: readonly Section[] = ['h1', 'h2', 'grpc'];
 
+/**
+ * What every load generator (wrk, h2load, the gRPC loop) reports for one measured period, and so what every
+ * cell of the report carries. Latency (the `LatencySummary` fields) is in microseconds.
+ */
+export interface LoadFigures extends LatencySummary {
+  durationS: number;
+  /** Requests completed in the measured period (gRPC: successful calls). */
+  requests: number;
+  rps: number;
+  /** Failed requests: socket and stream errors plus responses that were not 2xx/3xx (gRPC: non-OK calls). */
+  errors: number;
+}
+
+/** The fields of `LoadFigures` alone, without whatever else `r` carries. */
+export function loadFigures(r: LoadFigures): LoadFigures {
+  const { durationS, requests, rps, p50, p90, p99, max, mean, errors } = r;
+  return { durationS, requests, rps, p50, p90, p99, max, mean, errors };
+}
+
 export type TargetName = 'floor' | 'weft' | 'nginx' | 'haproxy';
 export const TARGET_NAMES: readonly TargetName[] = ['floor', 'weft', 'nginx', 'haproxy'];
 
+/** Keyed by section: `upstreams[section]` is the port a target forwards that section to. */
 export interface Upstreams {
   /** HTTP/1.1 static responder. */
   h1: number;
@@ -51,4 +72,18 @@ export interface Target {
   /** Undefined when the section is supported, else why it is skipped. */
   unsupported(section: Section): string | undefined;
   start(section: Section, ctx: StartContext): Promise<RunningTarget>;
+}
+
+/** A peer proxy run from a system binary: unavailable without it, and every section supported. */
+export function binaryTarget(
+  name: TargetName,
+  binary: () => string | undefined,
+  start: Target['start'],
+): Target {
+  return {
+    name,
+    unavailable: () => (binary() === undefined ? `${name} not installed` : undefined),
+    unsupported: () => undefined,
+    start,
+  };
 }

@@ -81,8 +81,7 @@ export function createFloorTarget(): Target {
     unavailable: () => undefined,
     unsupported: () => undefined,
     async start(section, ctx) {
-      const port =
-        section === 'h1' ? ctx.upstreams.h1 : section === 'h2' ? ctx.upstreams.h2 : ctx.upstreams.grpc;
+      const port = ctx.upstreams[section];
       if (port === 0) throw new Error('no upstream for this section');
       return { port, proc: undefined, note: 'direct to the upstream', stop: async () => {} };
     },

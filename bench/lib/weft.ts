@@ -9,7 +9,15 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { stringify } from 'yaml';
-import { freePort, httpStatus, startProcess, stopProcess, tcpOpen, waitUntil } from './procs.ts';
+import {
+  freePort,
+  httpStatus,
+  readyOrStop,
+  startProcess,
+  stopProcess,
+  waitListening,
+  waitUntil,
+} from './procs.ts';
 import type { RunningTarget, Section, Target } from './types.ts';
 
 export const DEFAULT_WEFT_NODE_FLAGS = [
@@ -80,12 +88,10 @@ export function createWeftTarget(opts: WeftOptions): Target {
     unsupported: () => undefined,
     async start(section, ctx): Promise<RunningTarget> {
       if (!existsSync(entry)) throw new Error(`${opts.entry} not found (Weft's CLI is not there yet)`);
-      const upstreamPort =
-        section === 'h1' ? ctx.upstreams.h1 : section === 'h2' ? ctx.upstreams.h2 : ctx.upstreams.grpc;
       const [adminPort, listenPort] = [await freePort(), await freePort()];
       const dir = join(ctx.tmpDir, `weft-${section}`);
       mkdirSync(dir, { recursive: true });
-      const config = weftConfig(section, adminPort, listenPort, upstreamPort);
+      const config = weftConfig(section, adminPort, listenPort, ctx.upstreams[section]);
       await checkConfig(opts.root, config);
       const cfgPath = join(dir, 'proxy.yaml');
       writeFileSync(cfgPath, `# Written by bench/lib/weft.ts for one bench run.\n${stringify(config)}`);
@@ -95,18 +101,15 @@ export function createWeftTarget(opts: WeftOptions): Target {
         [...opts.nodeFlags, entry, 'proxy', '--config', cfgPath],
         { core: ctx.cores.proxy, cwd: opts.root, logDir: dir },
       );
-      try {
+      await readyOrStop(proc, async () => {
         await waitUntil(
           proc,
           `admin /ready on ${adminPort}`,
           () => httpStatus(`http://127.0.0.1:${adminPort}/ready`),
           opts.readyTimeoutMs,
         );
-        await waitUntil(proc, `listening on ${listenPort}`, () => tcpOpen(listenPort), 5000);
-      } catch (err) {
-        await stopProcess(proc);
-        throw err;
-      }
+        await waitListening(proc, listenPort, 5000);
+      });
       const note = `outbound ${OUTBOUND_PROTOCOL[section]} -> backend ${BACKEND_PROTOCOL[section]}`;
       return { port: listenPort, proc, note, stop: () => stopProcess(proc, 5000) };
     },

@@ -6,6 +6,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type StartOptions, startProcess } from './procs.ts';
+import type { LoadFigures } from './types.ts';
 
 const LUA = `-- Written by bench/lib/wrk.ts: prints the run's summary as JSON.
 done = function(summary, latency, requests)
@@ -19,20 +20,11 @@ done = function(summary, latency, requests)
 end
 `;
 
-export interface WrkResult {
+/** `errors` counts socket errors plus responses that were not 2xx/3xx. */
+export interface WrkResult extends LoadFigures {
   connections: number;
-  durationS: number;
-  requests: number;
-  rps: number;
-  /** Latency percentiles in microseconds. */
-  p50: number;
-  p90: number;
-  p99: number;
+  /** The 99.9th latency percentile in microseconds. */
   p999: number;
-  max: number;
-  mean: number;
-  /** Socket errors plus responses that were not 2xx/3xx. */
-  errors: number;
 }
 
 export interface WrkOptions {

@@ -5,7 +5,7 @@
  * `node bench/servers/grpc-load.ts <host:port> <durationS> <warmupS> <concurrency> [maxCalls]`.
  */
 import { type Client, credentials, type ServiceError } from '@grpc/grpc-js';
-import { summarise } from '../lib/stats.ts';
+import { roundSummary, summarise } from '../lib/stats.ts';
 import { loadBenchService } from './grpc-proto.ts';
 
 const [target = '127.0.0.1:0', durationArg = '5', warmupArg = '1', concArg = '10', maxArg = '2000000'] =
@@ -59,7 +59,6 @@ async function main(): Promise<void> {
   }
   await Promise.all(Array.from({ length: concurrency }, () => worker()));
   const elapsedS = (performance.now() - (measuredStart || measureFrom)) / 1000;
-  const s = summarise(samples.subarray(0, n));
   const out = {
     requests: n,
     totalCalls,
@@ -67,11 +66,7 @@ async function main(): Promise<void> {
     lastError,
     durationS: Math.round(elapsedS * 100) / 100,
     rps: Math.round(n / elapsedS),
-    p50: Math.round(s.p50),
-    p90: Math.round(s.p90),
-    p99: Math.round(s.p99),
-    max: Math.round(s.max),
-    mean: Math.round(s.mean),
+    ...roundSummary(summarise(samples.subarray(0, n))),
   };
   console.log(`GRPCJSON ${JSON.stringify(out)}`);
   client.close();

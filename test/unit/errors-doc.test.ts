@@ -169,7 +169,7 @@ describe('compareDoc (proves the check can fail)', () => {
     const line = doc.split('\n').find((l) => l.startsWith('| `CONFIG_REGEX`')) as string;
     const broken = doc
       .replace(`${line}\n`, '')
-      .replace('| `DRAINING`', `| \`CONFIG_REGEX\` | 400 | x | y |\n| \`DRAINING\``);
+      .replace('| `INTERNAL`', `| \`CONFIG_REGEX\` | 400 | x | y |\n| \`INTERNAL\``);
     const problems = compareDoc(broken, registry);
     assert.ok(
       problems.includes('CONFIG_REGEX is documented but not a request error code'),

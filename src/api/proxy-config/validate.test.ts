@@ -353,6 +353,15 @@ describe('CONFIG_CONFLICT', () => {
     assertIssue(issues, 'CONFIG_CONFLICT', 'outbound.0.listen');
   });
 
+  test('a wildcard address clashes with a specific address on the same port', () => {
+    const issues = rejects(
+      broken((c) => {
+        c.outbound![0]!.listen = { address: '127.0.0.1', port: 15006 };
+      }),
+    );
+    assertIssue(issues, 'CONFIG_CONFLICT', 'outbound.0.listen');
+  });
+
   test('an inbound listener on the HTTP proxy port', () => {
     const issues = rejects(
       broken((c) => {

@@ -48,7 +48,18 @@ function validateReferences(config: ProxyConfig): ConfigIssue[] {
   const claim = (addr: string, port: number, path: string) => {
     if (port === 0) return;
     const key = `${addr}:${port}`;
-    const prev = listens.get(key);
+    // A wildcard address takes the port on every address, so it clashes with any other use of the port.
+    const wild = (a: string) => a === '0.0.0.0' || a === '::';
+    let prev = listens.get(key);
+    for (const [k, owner] of listens) {
+      const colon = k.lastIndexOf(':');
+      if (
+        prev === undefined &&
+        k.slice(colon + 1) === String(port) &&
+        (wild(addr) || wild(k.slice(0, colon)))
+      )
+        prev = owner;
+    }
     if (prev) issues.push({ code: 'CONFIG_CONFLICT', path, message: `${key} is already used by ${prev}` });
     else listens.set(key, path);
   };
