@@ -7,21 +7,29 @@
  * behind Istio's intermittent 503 "UC": the upstream closed an idle keep-alive connection just as the
  * proxy reused it).
  */
-import type { Dispatcher } from 'undici';
 import type { ProxyErrorCode } from '../../core/index.ts';
 import type { HeaderMap } from '../filters/index.ts';
 import type { ProxyRuntime } from '../runtime.ts';
 import type { RouteBackend } from '../snapshot/index.ts';
 import type { WeightedEndpoint } from '../upstream/balancers/index.ts';
+import {
+  CONNECT_TIMEOUT,
+  type DispatchController,
+  type DispatchHandler,
+  type DispatchOptions,
+  STALE_CONNECTION,
+  UPSTREAM_PROTOCOL_ERROR,
+  type UpstreamPool,
+} from '../upstream/types.ts';
 import { copyResponseHeaders } from './headers.ts';
 import { type DownstreamResponse, respondError, stageHeaders } from './respond.ts';
 
 /** Where the request path leaves the Exchange on the response, for the listener's 'close' handler. */
 export const EXCHANGE = Symbol('weft.exchange');
 
-type Controller = Parameters<NonNullable<Dispatcher.DispatchHandler['onRequestStart']>>[0];
+type Controller = DispatchController;
 
-export class Exchange implements Dispatcher.DispatchHandler {
+export class Exchange implements DispatchHandler {
   readonly rt: ProxyRuntime;
   readonly res: DownstreamResponse;
   readonly rb: RouteBackend;
@@ -29,7 +37,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   readonly method: string;
   readonly start: number;
   readonly grpc: boolean;
-  readonly opts: Dispatcher.DispatchOptions;
+  readonly opts: DispatchOptions;
   controller: Controller | undefined = undefined;
   timer: NodeJS.Timeout | undefined = undefined;
   status = 0;
@@ -50,7 +58,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     method: string,
     start: number,
     grpc: boolean,
-    opts: Dispatcher.DispatchOptions,
+    opts: DispatchOptions,
   ) {
     this.rt = rt;
     this.res = res;
@@ -65,7 +73,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   dispatch(): void {
     this.dispatched = true;
     this.endpoint.upstream.active++;
-    (this.endpoint.upstream.pool as Dispatcher).dispatch(this.opts, this);
+    (this.endpoint.upstream.pool as UpstreamPool).dispatch(this.opts, this);
   }
 
   /** Called by the route timer or when the downstream goes away. */
@@ -130,6 +138,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       isStaleConnection(err)
     ) {
       this.attempt++;
+      this.opts.fresh = true;
       this.endpoint.upstream.active--;
       this.controller = undefined;
       this.rt.logger.debug('retrying on a fresh connection', {
@@ -162,7 +171,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
 function isStaleConnection(err: Error): boolean {
   const code = (err as { code?: string }).code;
-  return code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE';
+  return code === STALE_CONNECTION || code === 'UND_ERR_SOCKET';
 }
 
 function classify(err: Error): ProxyErrorCode {
@@ -174,12 +183,14 @@ function classify(err: Error): ProxyErrorCode {
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
     case 'UND_ERR_CONNECT_TIMEOUT':
+    case CONNECT_TIMEOUT:
       return 'CONNECT_FAILED';
     case 'UND_ERR_HEADERS_TIMEOUT':
     case 'UND_ERR_BODY_TIMEOUT':
       return 'TIMEOUT';
     default:
-      if (code.startsWith('HPE_') || code === 'UND_ERR_INFO') return 'UPSTREAM_PROTOCOL';
+      if (code.startsWith('HPE_') || code === 'UND_ERR_INFO' || code === UPSTREAM_PROTOCOL_ERROR)
+        return 'UPSTREAM_PROTOCOL';
       return 'UPSTREAM_RESET';
   }
 }

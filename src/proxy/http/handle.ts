@@ -5,11 +5,11 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
-import type { Dispatcher } from 'undici';
 import { modifyPath, type UpstreamRequest } from '../filters/index.ts';
 import type { RequestView } from '../router/index.ts';
 import type { ProxyRuntime } from '../runtime.ts';
 import type { CompiledRoute, CompiledService, RouteAction, Snapshot } from '../snapshot/index.ts';
+import type { DispatchOptions } from '../upstream/types.ts';
 import { readBody } from './body.ts';
 import { EXCHANGE, Exchange } from './exchange.ts';
 import { isGrpc, parseGrpcTimeout } from './grpc.ts';
@@ -162,12 +162,7 @@ function forward(
   const hasBody = h2
     ? !(req as Http2ServerRequest).stream.endAfterHeaders
     : (declared !== undefined && declared !== '0') || view.headers['transfer-encoding'] !== undefined;
-  const opts: Dispatcher.DispatchOptions = {
-    path: up.path,
-    method: up.method as Dispatcher.HttpMethod,
-    headers: up.headers as Record<string, string>,
-    body: null,
-  };
+  const opts: DispatchOptions = { path: up.path, method: up.method, headers: up.headers, body: null };
   // Request bytes as declared; streamed bodies without a length are not counted (no per-chunk hook).
   if (typeof declared === 'string') rb.metrics.requestBytes.inc(Number(declared) || 0);
   const ex = new Exchange(rt, res, rb, endpoint, method, start, grpc, opts);

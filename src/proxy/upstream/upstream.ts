@@ -3,7 +3,9 @@
  * (in-flight requests, peak-EWMA latency). It lives in the UpstreamCache, outside any snapshot, so
  * pools and statistics survive config reloads when the endpoint and its pool settings are unchanged.
  */
-import { Pool } from './undici-pool.ts';
+import { Http1Pool } from './http1/pool.ts';
+import type { UpstreamPool } from './types.ts';
+import { createHttp2Pool } from './undici-pool.ts';
 
 export interface PoolSettings {
   protocol: 'http1' | 'http2' | 'tcp';
@@ -22,8 +24,8 @@ export class Upstream {
   readonly address: string;
   readonly port: number;
   readonly settings: PoolSettings;
-  /** undici pool for HTTP endpoints; undefined for tcp backends. */
-  readonly pool: Pool | undefined;
+  /** Weft's HTTP/1.1 pool or undici's (HTTP/2); undefined for tcp backends. */
+  readonly pool: UpstreamPool | undefined;
   active = 0;
   ewma = DEFAULT_RTT_MS;
   #stamp = performance.now();
@@ -35,26 +37,16 @@ export class Upstream {
     this.address = address;
     this.port = port;
     this.settings = settings;
-    const host = address.includes(':') ? `[${address}]` : address;
     this.pool =
       settings.protocol === 'tcp'
         ? undefined
-        : new Pool(`http://${host}:${port}`, {
-            connections: settings.maxConnections,
-            connectTimeout: settings.connectTimeout,
-            keepAliveTimeout: settings.idleTimeout,
-            keepAliveMaxTimeout: settings.idleTimeout,
-            // The proxy enforces the route timeout itself; undici's own must not fire first.
-            headersTimeout: 0,
-            bodyTimeout: 0,
-            pipelining: 1,
-            allowH2: settings.protocol === 'http2',
-            // Pool builds its connector from the top-level `useH2c` only (undici 8 lib/dispatcher/pool.js);
-            // `h2Options.useH2c` alone leaves the socket speaking HTTP/1.1 to an h2c endpoint.
-            ...(settings.protocol === 'http2'
-              ? { useH2c: true, h2Options: { useH2c: true, maxConcurrentStreams: 100 } }
-              : {}),
-          });
+        : settings.protocol === 'http1'
+          ? new Http1Pool(address, port, {
+              connectTimeout: settings.connectTimeout,
+              idleTimeout: settings.idleTimeout,
+              maxConnections: settings.maxConnections,
+            })
+          : createHttp2Pool(address, port, settings);
   }
 
   /** Peak EWMA: a slower sample takes effect at once, faster ones decay in over TAU. */

@@ -1,0 +1,361 @@
+/**
+ * Weft's HTTP/1.1 client for one endpoint: a pool of keep-alive connections, one request at a time on
+ * each (no pipelining), idle connections reused newest first and closed after the idle timeout (kept
+ * below common application keep-alive defaults, and below the server's own `Keep-Alive: timeout` hint).
+ *
+ * Why not undici: per request it validates every header again, builds a Request object, parses with a
+ * WebAssembly llhttp instance and splits responses into header objects through several layers; the
+ * proxy already has validated headers from node:http and only needs framing. This client writes the
+ * request head as one string and parses the response head with one search for CRLFCRLF (parser.ts).
+ * undici remains the client for HTTP/2 endpoints.
+ */
+import net from 'node:net';
+import type { Readable } from 'node:stream';
+import {
+  CONNECT_TIMEOUT,
+  codedError,
+  type DispatchController,
+  type DispatchHandler,
+  type DispatchOptions,
+  type HeaderValues,
+  STALE_CONNECTION,
+  type UpstreamPool,
+} from '../types.ts';
+import { ResponseParser } from './parser.ts';
+
+export interface Http1PoolOptions {
+  connectTimeout: number;
+  idleTimeout: number;
+  maxConnections: number;
+}
+
+const EMPTY: HeaderValues = Object.freeze({}) as HeaderValues;
+
+/** One request in flight (or queued): also its controller. */
+class Exchange1 implements DispatchController {
+  readonly opts: DispatchOptions;
+  readonly handler: DispatchHandler;
+  readonly pool: Http1Pool;
+  conn: Connection | undefined = undefined;
+  done = false;
+  paused = false;
+
+  constructor(pool: Http1Pool, opts: DispatchOptions, handler: DispatchHandler) {
+    this.pool = pool;
+    this.opts = opts;
+    this.handler = handler;
+  }
+  pause(): void {
+    this.paused = true;
+    this.conn?.socket.pause();
+  }
+  resume(): void {
+    this.paused = false;
+    this.conn?.socket.resume();
+  }
+  abort(reason: Error): void {
+    if (this.done) return;
+    if (this.conn) this.conn.fail(reason, false);
+    else {
+      this.pool.dequeue(this);
+      this.fail(reason);
+    }
+  }
+  fail(err: Error): void {
+    if (this.done) return;
+    this.done = true;
+    this.handler.onResponseError?.(this, err);
+  }
+}
+
+class Connection {
+  readonly socket: net.Socket;
+  readonly pool: Http1Pool;
+  readonly parser: ResponseParser;
+  current: Exchange1 | undefined = undefined;
+  connected = false;
+  served = 0;
+  reusable = true;
+  requestWritten = false;
+  idleTimeout: number;
+  #connectTimer: NodeJS.Timeout | undefined;
+
+  constructor(pool: Http1Pool) {
+    this.pool = pool;
+    this.idleTimeout = pool.options.idleTimeout;
+    this.socket = net.connect({ host: pool.address, port: pool.port, noDelay: true });
+    this.#connectTimer = setTimeout(
+      () =>
+        this.fail(
+          codedError(CONNECT_TIMEOUT, `connect timeout after ${pool.options.connectTimeout} ms`),
+          true,
+        ),
+      pool.options.connectTimeout,
+    );
+    this.parser = new ResponseParser({
+      head: (status, reason, headers) => {
+        const ex = this.current;
+        if (!ex || ex.done) return;
+        ex.handler.onResponseStart?.(ex, status, headers, reason);
+        const hint = headers['keep-alive'];
+        if (typeof hint === 'string') {
+          const m = /timeout=(\d+)/i.exec(hint);
+          // Close a little before the server would, so the race behind "503 UC" stays rare.
+          if (m) this.idleTimeout = Math.min(this.idleTimeout, Math.max(0, Number(m[1]) * 1000 - 1000));
+        }
+      },
+      data: (chunk) => {
+        const ex = this.current;
+        if (ex && !ex.done) ex.handler.onResponseData?.(ex, chunk);
+      },
+      end: (trailers) => this.#complete(trailers),
+    });
+    this.socket.on('connect', () => {
+      this.connected = true;
+      clearTimeout(this.#connectTimer);
+    });
+    this.socket.on('data', (chunk: Buffer) => {
+      try {
+        this.parser.feed(chunk);
+      } catch (err) {
+        this.fail(err as Error, false);
+      }
+    });
+    this.socket.on('error', (err) => this.fail(err, !this.connected));
+    this.socket.on('close', () => {
+      if (this.current === undefined) {
+        this.pool.remove(this);
+        return;
+      }
+      // A close-delimited body ends here; anything else in flight was cut short.
+      const err = this.parser.eof();
+      if (this.current !== undefined)
+        this.fail(err ?? codedError('ECONNRESET', 'upstream closed the connection'), false);
+    });
+    this.socket.on('timeout', () => this.socket.destroy());
+  }
+
+  /** Writes one request. The socket may still be connecting: writes are buffered until it is. */
+  start(ex: Exchange1): void {
+    this.current = ex;
+    ex.conn = this;
+    this.requestWritten = false;
+    this.socket.setTimeout(0);
+    const { method, path, headers, body } = ex.opts;
+    if (!isRequestTarget(path)) {
+      this.current = undefined;
+      ex.conn = undefined;
+      ex.fail(
+        codedError('ERR_INVALID_PATH', `request target has forbidden characters: ${JSON.stringify(path)}`),
+      );
+      this.pool.release(this);
+      return;
+    }
+    this.parser.reset(method === 'HEAD');
+    let head = `${method} ${path} HTTP/1.1\r\n`;
+    let hasLength = false;
+    for (const name in headers) {
+      const v = headers[name];
+      if (v === undefined) continue;
+      if (name === 'content-length') {
+        if (body === null || Buffer.isBuffer(body)) continue;
+        hasLength = true;
+      }
+      if (typeof v === 'string') head += `${name}: ${v}\r\n`;
+      else for (const one of v) head += `${name}: ${one}\r\n`;
+    }
+    const socket = this.socket;
+    if (body === null) {
+      if (method === 'POST' || method === 'PUT' || method === 'PATCH') head += 'content-length: 0\r\n';
+      socket.write(`${head}\r\n`, 'latin1');
+      this.requestWritten = true;
+    } else if (Buffer.isBuffer(body)) {
+      socket.cork();
+      socket.write(`${head}content-length: ${body.length}\r\n\r\n`, 'latin1');
+      socket.write(body);
+      socket.uncork();
+      this.requestWritten = true;
+    } else {
+      socket.write(hasLength ? `${head}\r\n` : `${head}transfer-encoding: chunked\r\n\r\n`, 'latin1');
+      this.#stream(body, !hasLength);
+    }
+    if (ex.paused) socket.pause();
+  }
+
+  #stream(body: Readable, chunked: boolean): void {
+    const socket = this.socket;
+    const onData = (c: Buffer) => {
+      if (chunked) {
+        if (c.length === 0) return;
+        socket.write(`${c.length.toString(16)}\r\n`, 'latin1');
+        socket.write(c);
+        if (!socket.write('\r\n', 'latin1')) body.pause();
+      } else if (!socket.write(c)) body.pause();
+    };
+    const onDrain = () => body.resume();
+    const onEnd = () => {
+      cleanup();
+      if (chunked) socket.write('0\r\n\r\n', 'latin1');
+      this.requestWritten = true;
+    };
+    const onError = (err: Error) => {
+      cleanup();
+      this.fail(err, false);
+    };
+    const cleanup = () => {
+      body.removeListener('data', onData);
+      body.removeListener('end', onEnd);
+      body.removeListener('error', onError);
+      socket.removeListener('drain', onDrain);
+    };
+    body.on('data', onData);
+    body.once('end', onEnd);
+    body.once('error', onError);
+    socket.on('drain', onDrain);
+    this.#stopStreaming = cleanup;
+  }
+
+  #stopStreaming: (() => void) | undefined;
+
+  #complete(trailers: HeaderValues): void {
+    const ex = this.current;
+    this.current = undefined;
+    this.served++;
+    if (!this.requestWritten) {
+      // The upstream answered before reading the whole body: the connection cannot carry another request.
+      this.#stopStreaming?.();
+      this.reusable = false;
+    }
+    if (ex && !ex.done) {
+      ex.done = true;
+      ex.conn = undefined;
+      ex.handler.onResponseEnd?.(ex, trailers ?? EMPTY);
+    }
+    if (ex?.paused) this.socket.resume();
+    if (this.reusable && this.parser.keepAlive && this.idleTimeout > 0 && !this.socket.destroyed) {
+      this.pool.release(this);
+    } else {
+      this.socket.destroy();
+      this.pool.remove(this);
+    }
+  }
+
+  /** Fails the request in flight (if any) and closes the connection. */
+  fail(err: Error, connecting: boolean): void {
+    clearTimeout(this.#connectTimer);
+    this.#stopStreaming?.();
+    const ex = this.current;
+    this.current = undefined;
+    if (!this.socket.destroyed) this.socket.destroy();
+    this.pool.remove(this);
+    if (ex && !ex.done) {
+      // A reused connection that died before any byte of the response: the upstream closed it while idle.
+      const stale = !connecting && this.served > 0 && !this.parser.started;
+      ex.conn = undefined;
+      ex.fail(
+        stale
+          ? codedError(STALE_CONNECTION, `pooled connection was closed by the upstream (${err.message})`)
+          : err,
+      );
+    }
+  }
+
+  idle(): void {
+    this.socket.setTimeout(this.idleTimeout);
+  }
+}
+
+/** A request target must not contain whitespace or control characters (RFC 9112 §3.2). */
+function isRequestTarget(path: string): boolean {
+  for (let i = 0; i < path.length; i++) {
+    const c = path.charCodeAt(i);
+    if (c <= 0x20 || c === 0x7f) return false;
+  }
+  return path.length > 0;
+}
+
+export class Http1Pool implements UpstreamPool {
+  readonly address: string;
+  readonly port: number;
+  readonly options: Http1PoolOptions;
+  readonly #idle: Connection[] = [];
+  readonly #all = new Set<Connection>();
+  readonly #queue: Exchange1[] = [];
+  #closing = false;
+
+  constructor(address: string, port: number, options: Http1PoolOptions) {
+    this.address = address;
+    this.port = port;
+    this.options = options;
+  }
+
+  dispatch(opts: DispatchOptions, handler: DispatchHandler): boolean {
+    const ex = new Exchange1(this, opts, handler);
+    handler.onRequestStart?.(ex, undefined);
+    if (ex.done) return false;
+    if (this.#closing) {
+      ex.fail(codedError('ECONNRESET', 'the endpoint was removed from the configuration'));
+      return false;
+    }
+    const conn = opts.fresh ? undefined : this.#idle.pop();
+    if (conn) conn.start(ex);
+    else if (this.#all.size < this.options.maxConnections) this.#open().start(ex);
+    else this.#queue.push(ex);
+    return true;
+  }
+
+  #open(): Connection {
+    const conn = new Connection(this);
+    this.#all.add(conn);
+    return conn;
+  }
+
+  release(conn: Connection): void {
+    const next = this.#queue.shift();
+    if (next) {
+      conn.start(next);
+      return;
+    }
+    if (this.#closing) {
+      conn.socket.destroy();
+      this.remove(conn);
+      return;
+    }
+    conn.idle();
+    this.#idle.push(conn);
+  }
+
+  remove(conn: Connection): void {
+    if (!this.#all.delete(conn)) return;
+    const i = this.#idle.indexOf(conn);
+    if (i !== -1) this.#idle.splice(i, 1);
+    // A queued request takes the freed slot on a new connection.
+    const next = this.#queue.shift();
+    if (next && !this.#closing) this.#open().start(next);
+    else if (next) next.fail(codedError('ECONNRESET', 'the endpoint was removed from the configuration'));
+  }
+
+  dequeue(ex: Exchange1): void {
+    const i = this.#queue.indexOf(ex);
+    if (i !== -1) this.#queue.splice(i, 1);
+  }
+
+  get size(): { open: number; idle: number; queued: number } {
+    return { open: this.#all.size, idle: this.#idle.length, queued: this.#queue.length };
+  }
+
+  /** Stops taking requests; idle connections close now, busy ones after their response. */
+  async close(): Promise<void> {
+    this.#closing = true;
+    for (const c of [...this.#idle]) {
+      c.socket.destroy();
+      this.remove(c);
+    }
+  }
+
+  async destroy(): Promise<void> {
+    this.#closing = true;
+    for (const ex of this.#queue.splice(0)) ex.fail(codedError('ECONNRESET', 'proxy shutting down'));
+    for (const c of [...this.#all]) c.fail(codedError('ECONNRESET', 'proxy shutting down'), false);
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * The contract between the request path and an endpoint's connection pool, shaped like undici's
+ * dispatcher API (so undici's Pool serves HTTP/2 endpoints unchanged) and implemented for HTTP/1.1 by
+ * Weft's own lean client (http1/). One handler object per request receives the response events.
+ */
+import type { Readable } from 'node:stream';
+
+export type HeaderValues = Record<string, string | string[] | undefined>;
+
+export interface DispatchOptions {
+  path: string;
+  method: string;
+  headers: HeaderValues;
+  body: Buffer | Readable | null;
+  /** Skip idle connections: the retry after a stale one must not pick another that may be stale too. */
+  fresh?: boolean;
+}
+
+export interface DispatchController {
+  pause(): void;
+  resume(): void;
+  abort(reason: Error): void;
+}
+
+export interface DispatchHandler {
+  onRequestStart?(controller: DispatchController, context: unknown): void;
+  onResponseStart?(
+    controller: DispatchController,
+    statusCode: number,
+    headers: HeaderValues,
+    statusMessage?: string,
+  ): void;
+  onResponseData?(controller: DispatchController, chunk: Buffer): void;
+  onResponseEnd?(controller: DispatchController, trailers: HeaderValues): void;
+  onResponseError?(controller: DispatchController, error: Error): void;
+}
+
+export interface UpstreamPool {
+  dispatch(options: DispatchOptions, handler: DispatchHandler): unknown;
+  close(): Promise<void>;
+  destroy(): Promise<void>;
+}
+
+/** Error codes the HTTP/1.1 client raises, beside the socket's own (ECONNREFUSED, ECONNRESET, …). */
+export const STALE_CONNECTION = 'WEFT_STALE_CONNECTION';
+export const CONNECT_TIMEOUT = 'WEFT_CONNECT_TIMEOUT';
+export const UPSTREAM_PROTOCOL_ERROR = 'WEFT_UPSTREAM_PROTOCOL';
+
+export function codedError(code: string, message: string): Error {
+  const err = new Error(message) as Error & { code: string };
+  err.code = code;
+  return err;
+}
