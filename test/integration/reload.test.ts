@@ -98,6 +98,8 @@ describe('config reload', () => {
   });
 
   test('an invalid config is rejected, the last good one keeps serving, /config says why', async () => {
+    // Let the last reload of the previous test land first, so "before" is the version that stays.
+    await new Promise((r) => setTimeout(r, 500));
     const before = await adminJson<{ version: string }>(proxy.adminPort, '/config');
     proxy.write({
       ...config(100),

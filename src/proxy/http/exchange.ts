@@ -98,7 +98,8 @@ export class Exchange implements DispatchHandler {
     if (this.done) return;
     this.responseStarted = true;
     this.status = statusCode;
-    const out: HeaderMap = copyResponseHeaders(headers);
+    // Weft's HTTP/1.1 parser already leaves hop-by-hop fields out; undici's HTTP/2 headers need the copy.
+    const out: HeaderMap = this.rb.backend.protocol === 'http1' ? headers : copyResponseHeaders(headers);
     this.rb.chain.onResponse?.(statusCode, out);
     if (this.rt.draining && 'shouldKeepAlive' in this.res) out.connection = 'close';
     // grpc-status in the response headers marks a Trailers-Only response: keep it one frame.

@@ -135,6 +135,11 @@ function forward(
     rb.metrics.record(method, status, performance.now() - start, 'NO_ENDPOINT');
     return;
   }
+  const h2Downstream = (req as Http2ServerRequest).stream !== undefined;
+  const declared = view.headers['content-length'];
+  const hasBody = h2Downstream
+    ? !(req as Http2ServerRequest).stream.endAfterHeaders
+    : (declared !== undefined && declared !== '0') || view.headers['transfer-encoding'] !== undefined;
   const up: UpstreamRequest = {
     method,
     path: url,
@@ -157,11 +162,6 @@ function forward(
   if (backend.protocol === 'http2' && grpc) up.headers.te = 'trailers';
   else delete up.headers.te;
 
-  const h2 = (req as Http2ServerRequest).stream !== undefined;
-  const declared = view.headers['content-length'];
-  const hasBody = h2
-    ? !(req as Http2ServerRequest).stream.endAfterHeaders
-    : (declared !== undefined && declared !== '0') || view.headers['transfer-encoding'] !== undefined;
   const opts: DispatchOptions = { path: up.path, method: up.method, headers: up.headers, body: null };
   // Request bytes as declared; streamed bodies without a length are not counted (no per-chunk hook).
   if (typeof declared === 'string') rb.metrics.requestBytes.inc(Number(declared) || 0);

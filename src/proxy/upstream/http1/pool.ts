@@ -97,8 +97,8 @@ class Connection {
         const ex = this.current;
         if (!ex || ex.done) return;
         ex.handler.onResponseStart?.(ex, status, headers, reason);
-        const hint = headers['keep-alive'];
-        if (typeof hint === 'string') {
+        const hint = this.parser.keepAliveHint;
+        if (hint !== undefined) {
           const m = /timeout=(\d+)/i.exec(hint);
           // Close a little before the server would, so the race behind "503 UC" stays rare.
           if (m) this.idleTimeout = Math.min(this.idleTimeout, Math.max(0, Number(m[1]) * 1000 - 1000));
