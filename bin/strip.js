@@ -20,6 +20,10 @@ function walk(dir) {
       const target = join(out, 'src', relative(src, p)).replace(/\.ts$/, '.js');
       mkdirSync(dirname(target), { recursive: true });
       writeFileSync(target, code);
+    } else if (e.name.endsWith('.json')) {
+      const target = join(out, 'src', relative(src, p));
+      mkdirSync(dirname(target), { recursive: true });
+      copyFileSync(p, target);
     }
   }
 }

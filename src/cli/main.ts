@@ -1,24 +1,15 @@
 /**
- * The `weft` command line: one file per command, wired here. Run through bin/weft.js (which picks Node 24
- * and the proxy's V8 flags) or directly with Node 24: `node src/cli/main.ts <command>`.
+ * The `weft` command line, one file per command. Run through bin/weft.js (which picks Node 24 and the
+ * proxy's V8 flags) or directly with Node 24: `node src/cli/main.ts <command>`. `weft proxy` with plain
+ * options starts without loading the rest of the CLI, to keep every proxy process small.
  */
-import { Command } from 'commander';
-import { registerProxy } from './proxy.ts';
-import { registerStart } from './start.ts';
-import { registerVersion, VERSION } from './version.ts';
+import { parseProxyArgs, runProxy } from './proxy.ts';
 
-export function createProgram(): Command {
-  const program = new Command('weft')
-    .description(
-      'Weft, a service mesh: automatic mTLS, golden metrics, traffic management and L7 policy.\n' +
-        'Start with `weft start` to run a proxy in front of a sample app.',
-    )
-    .version(VERSION, '-v, --version')
-    .showHelpAfterError('(run with --help for usage)');
-  registerStart(program);
-  registerProxy(program);
-  registerVersion(program);
-  return program;
+const args = process.argv.slice(2);
+const proxyOptions = args[0] === 'proxy' ? parseProxyArgs(args.slice(1)) : undefined;
+if (proxyOptions) {
+  await runProxy(proxyOptions);
+} else {
+  const { createProgram } = await import('./program.ts');
+  await createProgram().parseAsync(process.argv);
 }
-
-await createProgram().parseAsync(process.argv);

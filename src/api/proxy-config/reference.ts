@@ -64,6 +64,49 @@ backends:
 |---|---|---|---|
 `;
 
+/** The schema as JSON Schema (input side: what users write), for the proxy's zod-free validator. */
+export function exportJsonSchema(): object {
+  const json = z.toJSONSchema(ProxyConfig, { io: 'input', unrepresentable: 'any' }) as Json;
+  addDefaults(ProxyConfig, json);
+  return json;
+}
+
+/**
+ * zod leaves out `default` where the schema below it has a transform (our durations), since the default
+ * is an output value; here the output is what the validator must produce, so the defaults are copied in.
+ */
+function addDefaults(schema: z.ZodType, json: Json | undefined): void {
+  if (!json) return;
+  const def = (schema as unknown as { _zod: { def: Record<string, unknown> & { type: string } } })._zod.def;
+  switch (def.type) {
+    case 'default':
+      json.default ??= JSON.parse(JSON.stringify(def.defaultValue));
+      addDefaults(def.innerType as z.ZodType, json);
+      return;
+    case 'optional':
+    case 'nullable':
+      addDefaults(def.innerType as z.ZodType, json);
+      return;
+    case 'pipe':
+      addDefaults(def.in as z.ZodType, json);
+      return;
+    case 'object':
+      for (const [key, child] of Object.entries(def.shape as Record<string, z.ZodType>))
+        addDefaults(child, json.properties?.[key]);
+      return;
+    case 'array':
+      addDefaults(def.element as z.ZodType, json.items);
+      return;
+    case 'union': {
+      const variants = json.anyOf ?? json.oneOf ?? [];
+      (def.options as z.ZodType[]).forEach((o, i) => {
+        addDefaults(o, variants[i]);
+      });
+      return;
+    }
+  }
+}
+
 export function renderReference(): string {
   const schema = z.toJSONSchema(ProxyConfig, { io: 'input', unrepresentable: 'any' }) as Json;
   const rows: string[] = [];

@@ -1,27 +1,32 @@
 /**
  * Turns untrusted input (parsed YAML/JSON) into a typed ProxyConfig or a list of issues with paths.
- * Schema checks come from zod; cross-references (backend names, duplicate ports, regexes) are checked
- * here so a config that passes is safe to compile.
+ * Field checks and defaults come from the JSON Schema exported from schema.ts (schema.json, so the proxy
+ * does not load zod); cross-references (backend names, duplicate ports, regexes, one action per route)
+ * are checked here, so a config that passes is safe to compile.
  */
 import { createHash } from 'node:crypto';
 import type { ConfigIssue } from '../../core/errors.ts';
-import { ProxyConfig } from './schema.ts';
+import { type Schema, validateAgainst } from './json-schema.ts';
+import schemaJson from './schema.json' with { type: 'json' };
+import type { ProxyConfig } from './schema.ts';
+
+const schema = schemaJson as unknown as Schema;
 
 export type ValidateResult = { ok: true; config: ProxyConfig } | { ok: false; issues: ConfigIssue[] };
 
 export function validateProxyConfig(input: unknown): ValidateResult {
-  const parsed = ProxyConfig.safeParse(input);
-  if (!parsed.success) {
+  const parsed = validateAgainst(schema, input);
+  if (parsed.issues.length > 0) {
     return {
       ok: false,
-      issues: parsed.error.issues.map((i) => ({
+      issues: parsed.issues.map((i) => ({
         code: 'CONFIG_SCHEMA' as const,
-        path: i.path.map(String).join('.'),
+        path: i.path,
         message: i.message,
       })),
     };
   }
-  const config = parsed.data;
+  const config = parsed.value as ProxyConfig;
   const issues = validateReferences(config);
   if (issues.length > 0) return { ok: false, issues };
   config.version ??= contentVersion(input);
@@ -91,6 +96,13 @@ function validateReferences(config: ProxyConfig): ConfigIssue[] {
       checkBackend(wb.backend, `outbound.${i}.tcpBackends.${k}.backend`);
     });
     ob.routes.forEach((r, j) => {
+      const actions = [r.backends, r.redirect, r.directResponse].filter((x) => x !== undefined).length;
+      if (actions !== 1)
+        issues.push({
+          code: 'CONFIG_SCHEMA',
+          path: `outbound.${i}.routes.${j}`,
+          message: 'a route needs exactly one action: backends, redirect or directResponse',
+        });
       r.backends?.forEach((wb, k) => {
         checkBackend(wb.backend, `outbound.${i}.routes.${j}.backends.${k}.backend`);
       });
