@@ -108,7 +108,7 @@ function addDefaults(schema: z.ZodType, json: Json | undefined): void {
 }
 
 export function renderReference(): string {
-  const schema = z.toJSONSchema(ProxyConfig, { io: 'input', unrepresentable: 'any' }) as Json;
+  const schema = exportJsonSchema() as Json;
   const rows: string[] = [];
   walk(schema, '', rows);
   return `${INTRO}${rows.join('\n')}\n`;
