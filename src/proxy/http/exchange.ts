@@ -105,7 +105,8 @@ export class Exchange implements DispatchHandler {
     // grpc-status in the response headers marks a Trailers-Only response: keep it one frame.
     if (this.grpc && out['grpc-status'] !== undefined) stageHeaders(this.res, statusCode, out);
     else this.res.writeHead(statusCode, out as Record<string, string | string[]>);
-    this.endpoint.upstream.observe(performance.now() - this.start);
+    const now = performance.now();
+    this.endpoint.upstream.observe(now - this.start, now);
   }
 
   onResponseData(controller: Controller, chunk: Buffer): void {

@@ -46,7 +46,8 @@ export function createHttpServers(
     rt.inflight.inc();
     const socket = req.socket as (Tracked & import('node:net').Socket) | null;
     if (socket) socket[ACTIVE] = (socket[ACTIVE] ?? 0) + 1;
-    res.once('close', onResponseClose);
+    // 'close' fires once per response; on() avoids the wrapper once() allocates per request.
+    res.on('close', onResponseClose);
     try {
       handleRequest(rt, resolve, req, res as unknown as DownstreamResponse);
     } catch (err) {

@@ -50,8 +50,7 @@ export class Upstream {
   }
 
   /** Peak EWMA: a slower sample takes effect at once, faster ones decay in over TAU. */
-  observe(rttMs: number): void {
-    const now = performance.now();
+  observe(rttMs: number, now: number = performance.now()): void {
     const elapsed = Math.max(0, now - this.#stamp);
     this.#stamp = now;
     if (rttMs > this.ewma) {
