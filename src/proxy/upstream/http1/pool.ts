@@ -132,7 +132,6 @@ class Connection {
       if (this.current !== undefined)
         this.fail(err ?? codedError('ECONNRESET', 'upstream closed the connection'), false);
     });
-    this.socket.on('timeout', () => this.socket.destroy());
   }
 
   /** Writes one request. The socket may still be connecting: writes are buffered until it is. */
@@ -140,7 +139,6 @@ class Connection {
     this.current = ex;
     ex.conn = this;
     this.requestWritten = false;
-    this.socket.setTimeout(0);
     const { method, path, headers, body } = ex.opts;
     if (!isRequestTarget(path)) {
       this.current = undefined;
@@ -260,9 +258,8 @@ class Connection {
     }
   }
 
-  idle(): void {
-    this.socket.setTimeout(this.idleTimeout);
-  }
+  /** When the connection went idle (performance.now()), for the pool's sweep. */
+  idleSince = 0;
 }
 
 /** A request target must not contain whitespace or control characters (RFC 9112 §3.2). */
@@ -282,6 +279,7 @@ export class Http1Pool implements UpstreamPool {
   readonly #all = new Set<Connection>();
   readonly #queue: Exchange1[] = [];
   #closing = false;
+  #sweep: NodeJS.Timeout | undefined;
 
   constructor(address: string, port: number, options: Http1PoolOptions) {
     this.address = address;
@@ -321,8 +319,31 @@ export class Http1Pool implements UpstreamPool {
       this.remove(conn);
       return;
     }
-    conn.idle();
+    conn.idleSince = performance.now();
     this.#idle.push(conn);
+    this.#scheduleSweep();
+  }
+
+  /**
+   * Idle connections are closed by one sweep timer per pool rather than a timer per connection (re-armed
+   * on every request). The sweep runs every quarter of the idle timeout and closes a connection once it
+   * has been idle for its timeout less one period, so none outlives its timeout.
+   */
+  #scheduleSweep(): void {
+    if (this.#sweep !== undefined) return;
+    const period = Math.max(25, this.options.idleTimeout / 4);
+    this.#sweep = setTimeout(() => {
+      this.#sweep = undefined;
+      const now = performance.now();
+      for (const c of [...this.#idle]) {
+        if (now - c.idleSince >= c.idleTimeout - period) {
+          c.socket.destroy();
+          this.remove(c);
+        }
+      }
+      if (this.#idle.length > 0) this.#scheduleSweep();
+    }, period);
+    this.#sweep.unref();
   }
 
   remove(conn: Connection): void {
@@ -355,6 +376,7 @@ export class Http1Pool implements UpstreamPool {
 
   async destroy(): Promise<void> {
     this.#closing = true;
+    clearTimeout(this.#sweep);
     for (const ex of this.#queue.splice(0)) ex.fail(codedError('ECONNRESET', 'proxy shutting down'));
     for (const c of [...this.#all]) c.fail(codedError('ECONNRESET', 'proxy shutting down'), false);
   }
