@@ -169,6 +169,68 @@ describe('proxy-generated errors', () => {
   });
 });
 
+describe('HTTP/2 upstreams', () => {
+  test('a refused connection to an HTTP/2 endpoint is 502 CONNECT_FAILED', async () => {
+    const dead = await closedPort();
+    const proxy = await startProxy({
+      outbound: [
+        {
+          name: 'svc',
+          port: 80,
+          protocol: 'detect',
+          listen: { address: '127.0.0.1', port: 0 },
+          routes: [{ backends: [{ backend: 'h2' }] }],
+        },
+      ],
+      backends: [{ name: 'h2', protocol: 'http2', endpoints: [{ address: '127.0.0.1', port: dead }] }],
+    });
+    try {
+      const r = await get(proxy.url('svc', '/'));
+      assert.equal(r.status, 502);
+      assert.equal(r.headers['weft-error'], 'CONNECT_FAILED');
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  test('a session the upstream closed (GOAWAY) is replaced, and no request fails', async () => {
+    const sessions = new Set<http2.ServerHttp2Session>();
+    const server = http2.createServer((_req, res) => {
+      res.end('ok');
+      // Close each session after its first stream: the next request finds it gone.
+      const session = res.stream.session;
+      if (session) setImmediate(() => session.close());
+    });
+    server.on('session', (s) => sessions.add(s));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    const proxy = await startProxy({
+      outbound: [
+        {
+          name: 'svc',
+          port: 80,
+          protocol: 'detect',
+          listen: { address: '127.0.0.1', port: 0 },
+          routes: [{ backends: [{ backend: 'h2' }] }],
+        },
+      ],
+      backends: [{ name: 'h2', protocol: 'http2', endpoints: [{ address: '127.0.0.1', port }] }],
+    });
+    try {
+      for (let i = 0; i < 5; i++) {
+        const r = await get(proxy.url('svc', `/r${i}`));
+        assert.equal(r.status, 200, `request ${i}: ${r.headers['weft-error']}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.ok(sessions.size >= 2, `sessions were re-opened (${sessions.size})`);
+    } finally {
+      await proxy.close();
+      for (const s of sessions) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+});
+
 describe('stale pooled connections', () => {
   test('a request on a connection the upstream closed is retried once on a fresh connection', async () => {
     // Answers the first request on each connection with keep-alive, then silently closes the connection

@@ -4,8 +4,8 @@
  * pools and statistics survive config reloads when the endpoint and its pool settings are unchanged.
  */
 import { Http1Pool } from './http1/pool.ts';
+import { Http2Pool } from './http2/pool.ts';
 import type { UpstreamPool } from './types.ts';
-import { createHttp2Pool } from './undici-pool.ts';
 
 export interface PoolSettings {
   protocol: 'http1' | 'http2' | 'tcp';
@@ -24,7 +24,7 @@ export class Upstream {
   readonly address: string;
   readonly port: number;
   readonly settings: PoolSettings;
-  /** Weft's HTTP/1.1 pool or undici's (HTTP/2); undefined for tcp backends. */
+  /** Weft's HTTP/1.1 pool or HTTP/2 session; undefined for tcp backends. */
   readonly pool: UpstreamPool | undefined;
   active = 0;
   ewma = DEFAULT_RTT_MS;
@@ -46,7 +46,10 @@ export class Upstream {
               idleTimeout: settings.idleTimeout,
               maxConnections: settings.maxConnections,
             })
-          : createHttp2Pool(address, port, settings);
+          : new Http2Pool(address, port, {
+              connectTimeout: settings.connectTimeout,
+              idleTimeout: settings.idleTimeout,
+            });
   }
 
   /** Peak EWMA: a slower sample takes effect at once, faster ones decay in over TAU. */
