@@ -349,6 +349,21 @@ describe('HTTP/1.1 upstream client', () => {
     assert.equal(up.conns.length, 1);
   });
 
+  test('a Keep-Alive: timeout=2 hint closes the pooled connection before the server would (2 s)', async () => {
+    // The hint leaves 1 s to idle; with the backend's 10 s idle timeout the pool's sweep runs only every
+    // 2.5 s, which must not keep the connection past the server's own timeout.
+    const { up, port } = await setup(
+      (req) => req.conn.socket.write(ok('hint', 'keep-alive: timeout=2\r\n')),
+      {
+        idleTimeout: '10s',
+      },
+    );
+    assert.equal((await send(port)).status, 200);
+    const first = up.conns[0];
+    assert.ok(first);
+    await within(1900, first.closed, 'the proxy closes the idle connection before the server (2 s)');
+  });
+
   test('maxConnectionsPerEndpoint: 2 holds 6 concurrent slow requests to 2 connections', async () => {
     const { up, port } = await setup(
       (req) => {

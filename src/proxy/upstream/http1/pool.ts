@@ -262,6 +262,10 @@ class Connection {
   idleSince = 0;
 }
 
+function sweepPeriod(c: Connection): number {
+  return Math.max(25, c.idleTimeout / 4);
+}
+
 /** A request target must not contain whitespace or control characters (RFC 9112 §3.2). */
 function isRequestTarget(path: string): boolean {
   for (let i = 0; i < path.length; i++) {
@@ -280,6 +284,7 @@ export class Http1Pool implements UpstreamPool {
   readonly #queue: Exchange1[] = [];
   #closing = false;
   #sweep: NodeJS.Timeout | undefined;
+  #sweepAt = 0;
 
   constructor(address: string, port: number, options: Http1PoolOptions) {
     this.address = address;
@@ -326,22 +331,28 @@ export class Http1Pool implements UpstreamPool {
 
   /**
    * Idle connections are closed by one sweep timer per pool rather than a timer per connection (re-armed
-   * on every request). The sweep runs every quarter of the idle timeout and closes a connection once it
-   * has been idle for its timeout less one period, so none outlives its timeout.
+   * on every request). A connection's sweep period is a quarter of its idle timeout (which a server's
+   * Keep-Alive hint may have shortened); it is closed once idle for its timeout less one period, so none
+   * outlives its timeout. The timer runs at the shortest period among the idle connections.
    */
   #scheduleSweep(): void {
-    if (this.#sweep !== undefined) return;
-    const period = Math.max(25, this.options.idleTimeout / 4);
+    let period = Number.POSITIVE_INFINITY;
+    for (const c of this.#idle) period = Math.min(period, sweepPeriod(c));
+    if (period === Number.POSITIVE_INFINITY) return;
+    const at = performance.now() + period;
+    if (this.#sweep !== undefined && this.#sweepAt <= at) return;
+    clearTimeout(this.#sweep);
+    this.#sweepAt = at;
     this.#sweep = setTimeout(() => {
       this.#sweep = undefined;
       const now = performance.now();
       for (const c of [...this.#idle]) {
-        if (now - c.idleSince >= c.idleTimeout - period) {
+        if (now - c.idleSince >= c.idleTimeout - sweepPeriod(c)) {
           c.socket.destroy();
           this.remove(c);
         }
       }
-      if (this.#idle.length > 0) this.#scheduleSweep();
+      this.#scheduleSweep();
     }, period);
     this.#sweep.unref();
   }
