@@ -7,7 +7,7 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { ProxyConfigInput } from '../../src/api/index.ts';
-import { freePort, spawnProxy } from '../support/child.ts';
+import { spawnProxy } from '../support/child.ts';
 import { get } from '../support/http.ts';
 import { type Closable, startHttpServer } from '../support/upstreams.ts';
 
@@ -24,19 +24,19 @@ describe('SIGTERM drain', () => {
   });
   after(() => upstream.close());
 
-  const configFor = (port: number, h2port: number, drain = '10s'): ProxyConfigInput => ({
+  const configFor = (drain = '10s'): ProxyConfigInput => ({
     outbound: [
       {
         name: 'svc',
         port: 80,
-        listen: { address: '127.0.0.1', port },
+        listen: { address: '127.0.0.1', port: 0 },
         routes: [{ backends: [{ backend: 'up' }] }],
       },
       {
         name: 'svc2',
         port: 80,
         protocol: 'http2',
-        listen: { address: '127.0.0.1', port: h2port },
+        listen: { address: '127.0.0.1', port: 0 },
         routes: [{ backends: [{ backend: 'up' }] }],
       },
     ],
@@ -46,9 +46,9 @@ describe('SIGTERM drain', () => {
 
   test('in-flight requests all complete, new connections are refused, exit code 0', async () => {
     delayMs = 600;
-    const port = await freePort();
-    const h2port = await freePort();
-    const proxy = await spawnProxy(configFor(port, h2port));
+    const proxy = await spawnProxy(configFor());
+    const port = proxy.port('svc');
+    const h2port = proxy.port('svc2');
     try {
       received = 0;
       const h1 = Array.from({ length: 30 }, (_, i) => get(`http://127.0.0.1:${port}/r${i}`));
@@ -89,7 +89,7 @@ describe('SIGTERM drain', () => {
       for (const s of await Promise.all(h2)) assert.equal(s, 200);
       session.close();
       const exit = await proxy.exited;
-      assert.equal(exit.code, 0);
+      assert.equal(exit.code, 0, proxy.output());
       assert.ok(Date.now() - termAt >= 300, 'the process waited for in-flight requests');
     } finally {
       proxy.cleanup();
@@ -98,8 +98,8 @@ describe('SIGTERM drain', () => {
 
   test('the drain deadline bounds the wait', async () => {
     delayMs = 5000;
-    const port = await freePort();
-    const proxy = await spawnProxy(configFor(port, await freePort(), '300ms'));
+    const proxy = await spawnProxy(configFor('300ms'));
+    const port = proxy.port('svc');
     try {
       const pending = get(`http://127.0.0.1:${port}/slow`).catch((e: Error) => e);
       await new Promise((r) => setTimeout(r, 200));

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { ProxyConfigInput } from '../../src/api/index.ts';
-import { adminJson, type ChildProxy, freePort, spawnProxy } from '../support/child.ts';
+import { adminJson, type ChildProxy, spawnProxy } from '../support/child.ts';
 import { get } from '../support/http.ts';
 import { type Closable, startEchoServer } from '../support/upstreams.ts';
 
@@ -20,13 +20,12 @@ describe('config reload', () => {
     const v1 = await startEchoServer({ service: 'echo', version: 'v1' });
     const v2 = await startEchoServer({ service: 'echo', version: 'v2' });
     servers.push(v1, v2);
-    listenPort = await freePort();
     config = (generation) => ({
       outbound: [
         {
           name: 'svc',
           port: 80,
-          listen: { address: '127.0.0.1', port: listenPort },
+          listen: { address: '127.0.0.1', port: 0 },
           routes: [
             {
               filters: [
@@ -59,6 +58,8 @@ describe('config reload', () => {
       ],
     });
     proxy = await spawnProxy(config(0));
+    // Port 0 listeners keep their port across reloads: the listener's key (address and port 0) is unchanged.
+    listenPort = proxy.port('svc');
   });
 
   after(async () => {
@@ -107,7 +108,7 @@ describe('config reload', () => {
         {
           name: 'svc',
           port: 80,
-          listen: { address: '127.0.0.1', port: listenPort },
+          listen: { address: '127.0.0.1', port: 0 },
           routes: [{ backends: [{ backend: 'does-not-exist' }] }],
         },
       ],

@@ -24,6 +24,8 @@ export interface ChildProxy {
   child: ChildProcess;
   file: string;
   adminPort: number;
+  /** The bound port of a service's listener (listeners on port 0 get theirs from the OS). */
+  port(service: string): number;
   output(): string;
   /** Atomically replaces the config file (write + rename), as editors and config managers do. */
   write(config: ProxyConfigInput | string): void;
@@ -32,11 +34,17 @@ export interface ChildProxy {
   cleanup(): void;
 }
 
+/**
+ * Every port is 0 unless the config says otherwise: the OS picks, so tests running side by side never
+ * race for a port. The bound ports are read from the proxy's "proxy started" log line.
+ */
 export async function spawnProxy(config: ProxyConfigInput, args: string[] = []): Promise<ChildProxy> {
   const dir = mkdtempSync(join(tmpdir(), 'weft-test-'));
   const file = join(dir, 'proxy.yaml');
-  const adminPort = config.admin?.port ?? (await freePort());
-  const full: ProxyConfigInput = { ...config, admin: { address: '127.0.0.1', port: adminPort } };
+  const full: ProxyConfigInput = {
+    ...config,
+    admin: { address: '127.0.0.1', port: config.admin?.port ?? 0 },
+  };
   let n = 0;
   const write = (c: ProxyConfigInput | string) => {
     const tmp = join(dir, `.proxy.${n++}.tmp`);
@@ -60,10 +68,19 @@ export async function spawnProxy(config: ProxyConfigInput, args: string[] = []):
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
+  let adminPort = 0;
+  let listeners: Array<{ service?: string; port: number }> = [];
   const proxy: ChildProxy = {
     child,
     file,
-    adminPort,
+    get adminPort() {
+      return adminPort;
+    },
+    port(service) {
+      const l = listeners.find((x) => x.service === service);
+      if (!l) throw new Error(`no listener for ${service}`);
+      return l.port;
+    },
     output: () => out,
     write,
     exited,
@@ -78,6 +95,16 @@ export async function spawnProxy(config: ProxyConfigInput, args: string[] = []):
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) break;
+    if (adminPort === 0) {
+      const line = out.split('\n').find((l) => l.includes('"proxy started"'));
+      if (line) {
+        const started = JSON.parse(line) as { admin: number; listeners: typeof listeners };
+        adminPort = started.admin;
+        listeners = started.listeners;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+      continue;
+    }
     try {
       const r = await fetch(`http://127.0.0.1:${adminPort}/ready`);
       if (r.status === 200) return proxy;

@@ -4,7 +4,6 @@
  * answer directly, redirect, or forward to a backend endpoint through its pooled undici client.
  */
 import type { IncomingMessage } from 'node:http';
-import type { Http2ServerRequest } from 'node:http2';
 import { modifyPath, type UpstreamRequest } from '../filters/index.ts';
 import type { RequestView } from '../router/index.ts';
 import type { ProxyRuntime } from '../runtime.ts';
@@ -13,10 +12,11 @@ import type { DispatchOptions } from '../upstream/types.ts';
 import { readBody } from './body.ts';
 import { EXCHANGE, Exchange } from './exchange.ts';
 import { isGrpc, parseGrpcTimeout } from './grpc.ts';
+import { H2Downstream } from './h2-downstream.ts';
 import { authorityOf, copyRequestHeaders, hasForbiddenChar } from './headers.ts';
 import { type DownstreamResponse, respondError } from './respond.ts';
 
-export type DownstreamRequest = IncomingMessage | Http2ServerRequest;
+export type DownstreamRequest = IncomingMessage | H2Downstream;
 
 /** Finds the service a request is for; listeners differ only in this. */
 export type ServiceResolver = (snapshot: Snapshot, authority: string) => CompiledService | undefined;
@@ -63,9 +63,7 @@ export function handleRequest(
     params: undefined,
   };
   const router =
-    service.routerH2 !== undefined && (req as Http2ServerRequest).stream !== undefined
-      ? service.routerH2
-      : service.router;
+    service.routerH2 !== undefined && req instanceof H2Downstream ? service.routerH2 : service.router;
   const entry = router.route(view);
   if (!entry) {
     const status = respondError(res, 'NO_ROUTE', grpc);
@@ -135,10 +133,10 @@ function forward(
     rb.metrics.record(method, status, performance.now() - start, 'NO_ENDPOINT');
     return;
   }
-  const h2Downstream = (req as Http2ServerRequest).stream !== undefined;
+  const h2Downstream = req instanceof H2Downstream;
   const declared = view.headers['content-length'];
   const hasBody = h2Downstream
-    ? !(req as Http2ServerRequest).stream.endAfterHeaders
+    ? !(req as H2Downstream).stream.endAfterHeaders
     : (declared !== undefined && declared !== '0') || view.headers['transfer-encoding'] !== undefined;
   const up: UpstreamRequest = {
     method,
@@ -180,10 +178,14 @@ function forward(
     ex.dispatch();
     return;
   }
-  readBody(req, typeof declared === 'string' ? Number(declared) : undefined, (body) => {
-    opts.body = body;
-    if (!ex.done) ex.dispatch();
-  });
+  readBody(
+    h2Downstream ? (req as H2Downstream).stream : (req as IncomingMessage),
+    typeof declared === 'string' ? Number(declared) : undefined,
+    (body) => {
+      opts.body = body;
+      if (!ex.done) ex.dispatch();
+    },
+  );
 }
 
 function redirect(

@@ -13,6 +13,8 @@ import { detect } from './detect.ts';
 import type { HttpServers } from './servers.ts';
 import { ACTIVE, createHttpServers } from './servers.ts';
 
+const H2 = Symbol('weft.h2');
+
 export class Listener {
   readonly spec: ListenerSpec;
   readonly #rt: ProxyRuntime;
@@ -98,7 +100,7 @@ export class Listener {
         return;
       case 'http2':
       case 'grpc':
-        this.#http.h2.emit('connection', socket);
+        this.#toH2(socket);
         return;
       case 'tcp':
       case 'opaque':
@@ -110,12 +112,18 @@ export class Listener {
             this.#http.h1.emit('connection', socket);
             // node:http reads the unshifted bytes only once the stream flows again.
             socket.resume();
-          } else if (p === 'http2') this.#http.h2.emit('connection', socket);
+          } else if (p === 'http2') this.#toH2(socket);
           // Stay paused: the pipe resumes the socket once the upstream is connected. Flowing before
           // that would emit the sniffed bytes with no 'data' listener, and they would be lost.
           else this.#pipe(socket);
         });
     }
+  }
+
+  #toH2(socket: net.Socket): void {
+    // Marked so that draining leaves it to the HTTP/2 session's GOAWAY instead of ending the socket.
+    (socket as net.Socket & { [H2]?: boolean })[H2] = true;
+    this.#http.h2.emit('connection', socket);
   }
 
   #pipe(socket: net.Socket): void {
@@ -135,6 +143,7 @@ export class Listener {
       else session.destroy();
     }
     for (const socket of this.#sockets) {
+      if (drain && (socket as { [H2]?: boolean })[H2]) continue;
       if (!drain || !socket[ACTIVE]) {
         if (drain) socket.end();
         else socket.destroy();

@@ -8,10 +8,13 @@ import http2 from 'node:http2';
 import type { ProxyErrorCode } from '../../core/index.ts';
 import { EXCHANGE, type Exchange } from '../http/exchange.ts';
 import { isGrpc } from '../http/grpc.ts';
+import { H2Downstream } from '../http/h2-downstream.ts';
 import { handleRequest, type ServiceResolver } from '../http/handle.ts';
 import { type DownstreamResponse, rawErrorResponse, respondError } from '../http/respond.ts';
 import { handleUpgrade } from '../http/upgrade.ts';
 import type { ProxyRuntime } from '../runtime.ts';
+
+const DOWNSTREAM = Symbol('weft.downstream');
 
 /** Requests in flight on a socket, so draining can close the idle ones. */
 export const ACTIVE = Symbol('weft.active');
@@ -36,13 +39,11 @@ export function createHttpServers(
     // The downstream went away before the response finished: stop the upstream work too.
     const ex = this[EXCHANGE];
     if (ex !== undefined && !ex.done) ex.abort('UPSTREAM_RESET');
-    const socket = (this.req as { socket?: Tracked & import('node:net').Socket } | undefined)?.socket;
+    // HTTP/1.1 only: HTTP/2 connections drain through their session (GOAWAY), see Listener.close.
+    const socket = (this as { req?: { socket?: Tracked & import('node:net').Socket } }).req?.socket;
     if (socket && socket[ACTIVE] !== undefined && --socket[ACTIVE] === 0) onIdle(socket);
   }
-  const onRequest = (
-    req: http.IncomingMessage | http2.Http2ServerRequest,
-    res: http.ServerResponse | http2.Http2ServerResponse,
-  ) => {
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
     rt.inflight.inc();
     const socket = req.socket as (Tracked & import('node:net').Socket) | null;
     if (socket) socket[ACTIVE] = (socket[ACTIVE] ?? 0) + 1;
@@ -94,18 +95,36 @@ export function createHttpServers(
     socket.end(rawErrorResponse(code));
   });
 
+  function onStreamClose(this: http2.ServerHttp2Stream & { [DOWNSTREAM]?: H2Downstream }) {
+    const d = this[DOWNSTREAM];
+    if (d) onResponseClose.call(d as unknown as http.ServerResponse);
+  }
+  const onStream = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
+    const d = new H2Downstream(stream, headers);
+    (stream as { [DOWNSTREAM]?: H2Downstream })[DOWNSTREAM] = d;
+    rt.inflight.inc();
+    stream.on('close', onStreamClose);
+    stream.on('error', onStreamError);
+    try {
+      handleRequest(rt, resolve, d, d);
+    } catch (err) {
+      rt.logger.error('request handler failed', { error: err as Error });
+      respondError(d, 'INTERNAL', isGrpc(d.headers));
+    }
+  };
+  const onStreamError = (err: Error) => rt.logger.debug('http2 stream error', { error: err });
+
   const sessions = new Set<http2.ServerHttp2Session>();
-  const h2 = http2.createServer(
-    {
-      settings: {
-        maxConcurrentStreams: settings.http2MaxConcurrentStreams,
-        maxHeaderListSize: settings.maxRequestHeadersBytes,
-      },
-      maxSessionInvalidFrames: 100,
-      maxSessionRejectedStreams: 100,
+  // The stream API, not the compatibility layer: see h2-downstream.ts.
+  const h2 = http2.createServer({
+    settings: {
+      maxConcurrentStreams: settings.http2MaxConcurrentStreams,
+      maxHeaderListSize: settings.maxRequestHeadersBytes,
     },
-    onRequest,
-  );
+    maxSessionInvalidFrames: 100,
+    maxSessionRejectedStreams: 100,
+  });
+  h2.on('stream', onStream);
   h2.on('session', (session: http2.ServerHttp2Session) => {
     sessions.add(session);
     session.once('close', () => sessions.delete(session));
