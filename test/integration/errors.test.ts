@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import { after, before, describe, test } from 'node:test';
+import type { ProxyConfigInput } from '../../src/api/index.ts';
 import { get, rawExchange } from '../support/http.ts';
 import { startProxy, type TestProxy } from '../support/proxy.ts';
 import {
@@ -170,20 +171,23 @@ describe('proxy-generated errors', () => {
 });
 
 describe('HTTP/2 upstreams', () => {
+  // Any client protocol in, HTTP/2 to the one endpoint.
+  const toHttp2Endpoint = (port: number): ProxyConfigInput => ({
+    outbound: [
+      {
+        name: 'svc',
+        port: 80,
+        protocol: 'detect',
+        listen: { address: '127.0.0.1', port: 0 },
+        routes: [{ backends: [{ backend: 'h2' }] }],
+      },
+    ],
+    backends: [{ name: 'h2', protocol: 'http2', endpoints: [{ address: '127.0.0.1', port }] }],
+  });
+
   test('a refused connection to an HTTP/2 endpoint is 502 CONNECT_FAILED', async () => {
     const dead = await closedPort();
-    const proxy = await startProxy({
-      outbound: [
-        {
-          name: 'svc',
-          port: 80,
-          protocol: 'detect',
-          listen: { address: '127.0.0.1', port: 0 },
-          routes: [{ backends: [{ backend: 'h2' }] }],
-        },
-      ],
-      backends: [{ name: 'h2', protocol: 'http2', endpoints: [{ address: '127.0.0.1', port: dead }] }],
-    });
+    const proxy = await startProxy(toHttp2Endpoint(dead));
     try {
       const r = await get(proxy.url('svc', '/'));
       assert.equal(r.status, 502);
@@ -204,18 +208,7 @@ describe('HTTP/2 upstreams', () => {
     server.on('session', (s) => sessions.add(s));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const port = (server.address() as { port: number }).port;
-    const proxy = await startProxy({
-      outbound: [
-        {
-          name: 'svc',
-          port: 80,
-          protocol: 'detect',
-          listen: { address: '127.0.0.1', port: 0 },
-          routes: [{ backends: [{ backend: 'h2' }] }],
-        },
-      ],
-      backends: [{ name: 'h2', protocol: 'http2', endpoints: [{ address: '127.0.0.1', port }] }],
-    });
+    const proxy = await startProxy(toHttp2Endpoint(port));
     try {
       for (let i = 0; i < 5; i++) {
         const r = await get(proxy.url('svc', `/r${i}`));
