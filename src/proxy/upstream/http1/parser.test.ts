@@ -536,6 +536,11 @@ describe('ResponseParser: malformed responses throw WEFT_UPSTREAM_PROTOCOL', () 
     }
   });
 
+  test('a header name that is not a token (tab before the colon, space inside)', () => {
+    assertMalformed('HTTP/1.1 200 OK\r\nX-A\t: 1\r\n\r\n');
+    assertMalformed('HTTP/1.1 200 OK\r\nX A: 1\r\n\r\n');
+  });
+
   test('a chunk not followed by CRLF', () => {
     for (const rest of ['helloX', 'hello\rX', 'hello\r\r', 'hellohello\r\n']) {
       assertMalformed(`HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\n${rest}`, rest);
@@ -590,5 +595,22 @@ describe('ResponseParser: malformed responses throw WEFT_UPSTREAM_PROTOCOL', () 
       }, isProtocolError);
       assert.deepEqual(r.events.slice(1), [['data', 'abc']]);
     }
+  });
+});
+
+describe('more framing cases', () => {
+  test('repeated trailer fields become a list, as repeated header fields do', () => {
+    const r = run([
+      bytes('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\nX-T: 1\r\nX-T: 2\r\n\r\n'),
+    ]);
+    const end = r.events[r.events.length - 1];
+    assert.deepEqual(end, ['end', { 'x-t': ['1', '2'] }]);
+  });
+
+  test('a head that arrives one byte at a time is found once complete', () => {
+    const text = `HTTP/1.1 200 OK\r\n${'X-Pad: 0123456789\r\n'.repeat(200)}Content-Length: 2\r\n\r\nok`;
+    const r = run([...bytes(text)].map((b) => Buffer.from([b])));
+    assert.equal(r.events[0]?.[0], 'head');
+    assert.equal(Buffer.concat(r.chunks).toString(), 'ok');
   });
 });

@@ -14,6 +14,8 @@ export interface ResponseEvents {
 }
 
 const MAX_HEAD = 64 * 1024;
+/** A field name is a token (RFC 9110 §5.1), already lower-cased. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
 const CRLF2 = Buffer.from('\r\n\r\n');
 const EMPTY: HeaderValues = Object.freeze({}) as HeaderValues;
 
@@ -75,12 +77,16 @@ export class ResponseParser {
     while (off < buf.length) {
       switch (this.#state) {
         case 'head': {
+          // A head arriving in pieces: search only the new bytes (and the three before them), so a head
+          // dripped byte by byte costs linear time, not quadratic.
+          let from = off;
           if (this.#pending !== undefined) {
+            from = Math.max(0, this.#pending.length - 3);
             buf = Buffer.concat([this.#pending, buf.subarray(off)]);
             off = 0;
             this.#pending = undefined;
           }
-          const end = buf.indexOf(CRLF2, off);
+          const end = buf.indexOf(CRLF2, from);
           if (end === -1) {
             if (buf.length - off > MAX_HEAD) throw protocolError('response head too large');
             this.#pending = buf.subarray(off);
@@ -176,6 +182,7 @@ export class ResponseParser {
       }
       if (text.charCodeAt(colon - 1) === 32) throw protocolError('space before colon in a header');
       const name = text.slice(pos, colon).toLowerCase();
+      if (!TOKEN.test(name)) throw protocolError(`bad header name: ${JSON.stringify(name.slice(0, 40))}`);
       const value = text.slice(colon + 1, end).trim();
       pos = end + 2;
       switch (name) {
@@ -248,7 +255,12 @@ export class ResponseParser {
     const colon = line.indexOf(':');
     if (colon <= 0) throw protocolError('bad trailer line');
     this.#trailers ??= {};
-    this.#trailers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
+    const name = line.slice(0, colon).toLowerCase();
+    if (!TOKEN.test(name)) throw protocolError('bad trailer name');
+    const value = line.slice(colon + 1).trim();
+    const prev = this.#trailers[name];
+    this.#trailers[name] =
+      prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value];
   }
 
   #finish(trailers: HeaderValues): void {
