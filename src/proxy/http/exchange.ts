@@ -1,7 +1,7 @@
 /**
- * One request/response exchange with an upstream endpoint, as an undici dispatch handler. One object per
+ * One request/response exchange with an upstream endpoint, as a dispatch handler (upstream/types.ts). One object per
  * request holds everything (no closures per event). It streams the response to the downstream with
- * backpressure (pause undici when the downstream buffer is full, resume on drain), forwards trailers
+ * backpressure (pause the upstream when the downstream buffer is full, resume on drain), forwards trailers
  * (gRPC status), enforces the route timeout, and retries once on a fresh connection when a pooled
  * connection turns out dead before any response byte arrived and the request has no body (the race
  * behind Istio's intermittent 503 "UC": the upstream closed an idle keep-alive connection just as the
@@ -98,7 +98,7 @@ export class Exchange implements DispatchHandler {
     if (this.done) return;
     this.responseStarted = true;
     this.status = statusCode;
-    // Weft's HTTP/1.1 parser already leaves hop-by-hop fields out; undici's HTTP/2 headers need the copy.
+    // Weft's HTTP/1.1 parser already leaves hop-by-hop fields out; HTTP/2 response headers need the copy.
     const out: HeaderMap = this.rb.backend.protocol === 'http1' ? headers : copyResponseHeaders(headers);
     this.rb.chain.onResponse?.(statusCode, out);
     if (this.rt.draining && 'shouldKeepAlive' in this.res) out.connection = 'close';

@@ -1,7 +1,7 @@
 /**
  * The HTTP request path, shared by HTTP/1.1 and HTTP/2 downstreams (node's http2 compatibility API gives
  * both the same request/response shape): read the snapshot once, find the service and the route, then
- * answer directly, redirect, or forward to a backend endpoint through its pooled undici client.
+ * answer directly, redirect, or forward to a backend endpoint through its connection pool.
  */
 import type { IncomingMessage } from 'node:http';
 import { modifyPath, type UpstreamRequest } from '../filters/index.ts';

@@ -1,7 +1,7 @@
 /**
  * The contract between the request path and an endpoint's connection pool, shaped like undici's
- * dispatcher API (so undici's Pool serves HTTP/2 endpoints unchanged) and implemented for HTTP/1.1 by
- * Weft's own lean client (http1/). One handler object per request receives the response events.
+ * dispatcher API (dispatch(options, handler)) and implemented by Weft's HTTP/1.1 client (http1/) and
+ * HTTP/2 client (http2/). One handler object per request receives the response events.
  */
 import type { Readable } from 'node:stream';
 

@@ -7,7 +7,7 @@
  * WebAssembly llhttp instance and splits responses into header objects through several layers; the
  * proxy already has validated headers from node:http and only needs framing. This client writes the
  * request head as one string and parses the response head with one search for CRLFCRLF (parser.ts).
- * undici remains the client for HTTP/2 endpoints.
+ * HTTP/2 endpoints have their own client (../http2/).
  */
 import net from 'node:net';
 import type { Readable } from 'node:stream';
