@@ -215,6 +215,12 @@ export const ProxyConfig = z.strictObject({
       detectTimeout: duration.default(5000).describe('How long detection waits for a first byte before TCP.'),
       maxRequestHeadersBytes: z.number().int().min(1024).default(16384),
       http2MaxConcurrentStreams: z.number().int().min(1).default(100),
+      http1FastPath: z
+        .boolean()
+        .default(true)
+        .describe(
+          'Serve plain HTTP/1.1 requests without node:http (bodies, Upgrade and the rest still use it).',
+        ),
       drainTimeout: duration.default(10000).describe('On SIGTERM, how long in-flight requests may finish.'),
       requestTimeout: duration
         .default(15000)
@@ -224,6 +230,7 @@ export const ProxyConfig = z.strictObject({
       detectTimeout: 5000,
       maxRequestHeadersBytes: 16384,
       http2MaxConcurrentStreams: 100,
+      http1FastPath: true,
       drainTimeout: 10000,
       requestTimeout: 15000,
     }),

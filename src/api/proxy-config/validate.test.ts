@@ -178,6 +178,7 @@ describe('a valid config', () => {
       detectTimeout: 5000,
       maxRequestHeadersBytes: 16384,
       http2MaxConcurrentStreams: 100,
+      http1FastPath: true,
       drainTimeout: 10000,
       requestTimeout: 15000,
     });

@@ -7,7 +7,7 @@
  * behind Istio's intermittent 503 "UC": the upstream closed an idle keep-alive connection just as the
  * proxy reused it).
  */
-import type { ProxyErrorCode } from '../../core/index.ts';
+import { type ProxyErrorCode, ProxyErrors } from '../../core/index.ts';
 import type { HeaderMap } from '../filters/index.ts';
 import type { ProxyRuntime } from '../runtime.ts';
 import type { RouteBackend } from '../snapshot/index.ts';
@@ -126,8 +126,10 @@ export class Exchange implements DispatchHandler {
       break;
     }
     if (hasTrailers) this.res.addTrailers(copyResponseHeaders(trailers) as Record<string, string>);
-    this.res.end();
+    // Done before end(): a response may report 'close' synchronously (the HTTP/1.1 fast path), and a
+    // close on an exchange that is not done means the downstream went away.
     this.finish();
+    this.res.end();
   }
 
   onResponseError(_c: Controller, err: Error): void {
@@ -158,8 +160,9 @@ export class Exchange implements DispatchHandler {
     this.error = code;
     if (err && code !== 'TIMEOUT')
       this.rt.logger.debug('upstream error', { code, endpoint: this.endpoint.id, error: err.message });
-    this.status = respondError(this.res, code, this.grpc);
+    this.status = ProxyErrors[code].status;
     this.finish();
+    respondError(this.res, code, this.grpc);
   }
 
   finish(): void {

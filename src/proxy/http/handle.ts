@@ -14,9 +14,10 @@ import { EXCHANGE, Exchange } from './exchange.ts';
 import { isGrpc, parseGrpcTimeout } from './grpc.ts';
 import { H2Downstream } from './h2-downstream.ts';
 import { authorityOf, copyRequestHeaders, hasForbiddenChar } from './headers.ts';
+import type { FastRequest } from './http1-fast.ts';
 import { type DownstreamResponse, respondError } from './respond.ts';
 
-export type DownstreamRequest = IncomingMessage | H2Downstream;
+export type DownstreamRequest = IncomingMessage | H2Downstream | FastRequest;
 
 /** Finds the service a request is for; listeners differ only in this. */
 export type ServiceResolver = (snapshot: Snapshot, authority: string) => CompiledService | undefined;

@@ -96,7 +96,7 @@ export class Listener {
     const protocol = this.spec.protocol;
     switch (protocol) {
       case 'http1':
-        this.#http.h1.emit('connection', socket);
+        this.#http.fast(socket);
         return;
       case 'http2':
       case 'grpc':
@@ -108,11 +108,8 @@ export class Listener {
         return;
       case 'detect':
         detect(socket, this.#rt.snapshot.config.settings.detectTimeout, (p) => {
-          if (p === 'http1') {
-            this.#http.h1.emit('connection', socket);
-            // node:http reads the unshifted bytes only once the stream flows again.
-            socket.resume();
-          } else if (p === 'http2') this.#toH2(socket);
+          if (p === 'http1') this.#http.fast(socket);
+          else if (p === 'http2') this.#toH2(socket);
           // Stay paused: the pipe resumes the socket once the upstream is connected. Flowing before
           // that would emit the sniffed bytes with no 'data' listener, and they would be lost.
           else this.#pipe(socket);

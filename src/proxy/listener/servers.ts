@@ -10,6 +10,7 @@ import { EXCHANGE, type Exchange } from '../http/exchange.ts';
 import { isGrpc } from '../http/grpc.ts';
 import { H2Downstream } from '../http/h2-downstream.ts';
 import { handleRequest, type ServiceResolver } from '../http/handle.ts';
+import { FastConnection, type FastHooks } from '../http/http1-fast.ts';
 import { type DownstreamResponse, rawErrorResponse, respondError } from '../http/respond.ts';
 import { handleUpgrade } from '../http/upgrade.ts';
 import type { ProxyRuntime } from '../runtime.ts';
@@ -22,6 +23,8 @@ type Tracked = { [ACTIVE]?: number };
 
 export interface HttpServers {
   h1: http.Server;
+  /** Serves an HTTP/1.1 connection on the fast path, handing it to `h1` when a request needs node:http. */
+  fast(socket: import('node:net').Socket): void;
   h2: http2.Http2Server;
   sessions: Set<http2.ServerHttp2Session>;
 }
@@ -29,7 +32,7 @@ export interface HttpServers {
 export function createHttpServers(
   rt: ProxyRuntime,
   resolve: ServiceResolver,
-  settings: { maxRequestHeadersBytes: number; http2MaxConcurrentStreams: number },
+  settings: { maxRequestHeadersBytes: number; http2MaxConcurrentStreams: number; http1FastPath: boolean },
   onIdle: (socket: Tracked & import('node:net').Socket) => void,
 ): HttpServers {
   function onResponseClose(
@@ -131,5 +134,34 @@ export function createHttpServers(
     session.on('error', (err) => rt.logger.debug('http2 session error', { error: err }));
   });
   h2.on('sessionError', (err) => rt.logger.debug('http2 session error', { error: err }));
-  return { h1, h2, sessions };
+
+  const fastHooks: FastHooks = {
+    serve(req, res) {
+      rt.inflight.inc();
+      const socket = req.socket as Tracked & import('node:net').Socket;
+      socket[ACTIVE] = (socket[ACTIVE] ?? 0) + 1;
+      res.onClose = () => {
+        rt.inflight.dec();
+        const ex = (res as { [EXCHANGE]?: Exchange })[EXCHANGE];
+        if (ex !== undefined && !ex.done) ex.abort('UPSTREAM_RESET');
+        if (socket[ACTIVE] !== undefined && --socket[ACTIVE] === 0) onIdle(socket);
+      };
+      try {
+        handleRequest(rt, resolve, req, res);
+      } catch (err) {
+        rt.logger.error('request handler failed', { error: err as Error });
+        respondError(res, 'INTERNAL', isGrpc(req.headers));
+      }
+    },
+    handOver(socket) {
+      h1.emit('connection', socket);
+      socket.resume();
+    },
+    draining: () => rt.draining,
+  };
+  const fast = (socket: import('node:net').Socket) => {
+    if (settings.http1FastPath) new FastConnection(socket, fastHooks, settings.maxRequestHeadersBytes);
+    else fastHooks.handOver(socket);
+  };
+  return { h1, h2, sessions, fast };
 }
