@@ -39,6 +39,7 @@ for (const fastPath of [true, false]) {
     let upstream: Closable;
     let proxy: TestProxy;
     let port: number;
+    let slowClosed = 0;
 
     before(async () => {
       upstream = await startHttpServer((req, res) => {
@@ -46,6 +47,13 @@ for (const fastPath of [true, false]) {
         req.on('data', (c: Buffer) => chunks.push(c));
         req.on('end', () => {
           const body = Buffer.concat(chunks).toString();
+          if (req.url === '/slow') {
+            // Never answers; records when the proxy gives up on it.
+            res.on('close', () => {
+              slowClosed++;
+            });
+            return;
+          }
           if (req.url === '/empty') {
             res.writeHead(204);
             res.end();
@@ -122,6 +130,17 @@ for (const fastPath of [true, false]) {
       assert.match(out, /^HTTP\/1\.1 200/);
       assert.match(out, /connection: close/i);
       assert.match(out, /GET \/bye body=$/);
+    });
+
+    test('a client that goes away mid-request cancels the upstream request', async () => {
+      const before = slowClosed;
+      const s = net.connect(port, '127.0.0.1', () => s.write('GET /slow HTTP/1.1\r\nhost: x\r\n\r\n'));
+      s.on('error', () => {});
+      await new Promise((r) => setTimeout(r, 100));
+      s.destroy();
+      const deadline = Date.now() + 2000;
+      while (slowClosed === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(slowClosed, before + 1, 'the upstream saw its request closed');
     });
 
     test('a chunked upstream response is sent chunked, with its trailers', async () => {
