@@ -18,6 +18,8 @@ const CRLF2 = Buffer.from('\r\n\r\n');
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
 const METHOD = /^[A-Z]+$/;
 const HEAD_TIMEOUT_MS = 30_000;
+/** Bodies up to this size are written together with the head, as one string. */
+const SMALL = 16 * 1024;
 
 /** What the request path reads from an HTTP/1.1 request on the fast path. */
 export interface FastRequest {
@@ -237,6 +239,8 @@ export class FastResponse implements DownstreamResponse {
     if (this.#ended || socket.destroyed) return true;
     if (!this.#headSent) {
       const head = this.#head(undefined);
+      // Head and a small first chunk go out as one latin1 string: one write, no cork/writev.
+      if (chunk.length <= SMALL || this.#noBody) return socket.write(head + this.#framed(chunk), 'latin1');
       socket.cork();
       socket.write(head, 'latin1');
       const ok = this.#body(chunk);
@@ -244,6 +248,13 @@ export class FastResponse implements DownstreamResponse {
       return ok;
     }
     return this.#body(chunk);
+  }
+
+  /** A small chunk as a latin1 string, with chunked framing when the response is chunked. */
+  #framed(chunk: Buffer): string {
+    if (this.#noBody || chunk.length === 0) return '';
+    const data = chunk.toString('latin1');
+    return this.#chunked ? `${chunk.length.toString(16)}\r\n${data}\r\n` : data;
   }
 
   #body(chunk: Buffer): boolean {
@@ -260,17 +271,22 @@ export class FastResponse implements DownstreamResponse {
     const socket = this.#conn.socket;
     const body = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     if (!socket.destroyed) {
-      const head = this.#headSent ? undefined : this.#head(body?.length ?? 0);
-      socket.cork();
-      if (head !== undefined) socket.write(head, 'latin1');
-      if (body !== undefined && body.length > 0) this.#body(body);
-      if (this.#chunked) {
-        let tail = '0\r\n';
-        const t = this.#trailers;
-        if (t) for (const name in t) tail += `${name}: ${checked(String(t[name]))}\r\n`;
-        socket.write(`${tail}\r\n`, 'latin1');
+      let text = this.#headSent ? '' : this.#head(body?.length ?? 0);
+      if (body !== undefined && body.length > 0) {
+        if (body.length <= SMALL) text += this.#framed(body);
+        else {
+          if (text !== '') socket.write(text, 'latin1');
+          text = '';
+          this.#body(body);
+        }
       }
-      socket.uncork();
+      if (this.#chunked) {
+        text += '0\r\n';
+        const t = this.#trailers;
+        if (t) for (const name in t) text += `${name}: ${checked(String(t[name]))}\r\n`;
+        text += '\r\n';
+      }
+      if (text !== '') socket.write(text, 'latin1');
     }
     this.#ended = true;
     this.closed();
