@@ -12,7 +12,9 @@ import { strippedEntry } from './strip-cache.js';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const main = join(root, 'src', 'cli', 'main.ts');
 const args = process.argv.slice(2);
+// --expose-gc lets the proxy run one full collection when traffic stops (src/proxy/idle-gc.ts).
 const PROXY_FLAGS = [
+  '--expose-gc',
   '--max-semi-space-size=1',
   '--max-old-space-size=64',
   '--single-threaded',

@@ -47,6 +47,8 @@ export interface SectionResult {
   note?: string;
   memIdle?: Memory;
   memAfter?: Memory;
+  /** Read 3 s after the last cell: what the proxy keeps once a burst is over (Weft collects when idle). */
+  memSettled?: Memory;
   cells: Record<string, CellResult>;
 }
 
@@ -251,6 +253,8 @@ export async function measureSection(
       }
     }
     result.memAfter = memoryOf(rt);
+    await sleep(3000);
+    result.memSettled = memoryOf(rt);
     if (Object.values(result.cells).some((c) => !c.ok)) result.status = 'failed';
   } catch (err) {
     result.status = 'failed';

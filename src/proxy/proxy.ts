@@ -9,6 +9,7 @@ import type http from 'node:http';
 import { type ProxyConfig, validateProxyConfig } from '../api/index.ts';
 import { ConfigError, type ConfigIssue, type Logger } from '../core/index.ts';
 import { createAdminServer, type RejectedConfig } from './admin/index.ts';
+import { startIdleGc } from './idle-gc.ts';
 import { ListenerManager } from './listener/index.ts';
 import { MetricsRegistry } from './metrics/index.ts';
 import type { ProxyRuntime } from './runtime.ts';
@@ -36,12 +37,15 @@ export class ProxyServer implements ProxyRuntime {
   #admin: http.Server | undefined;
   #draining = false;
   #inflight = 0;
+  #requests = 0;
+  #stopIdleGc: (() => void) | undefined;
   #onIdle: (() => void) | undefined;
   readonly #applied;
   readonly #rejectedCount;
   readonly inflight = {
     inc: () => {
       this.#inflight++;
+      this.#requests++;
     },
     dec: () => {
       if (--this.#inflight === 0) this.#onIdle?.();
@@ -92,7 +96,10 @@ export class ProxyServer implements ProxyRuntime {
       ]);
     }
     const previous = this.#snapshot;
-    if (!previous) await this.#startAdmin(config);
+    if (!previous) {
+      await this.#startAdmin(config);
+      this.#stopIdleGc = startIdleGc(() => this.#requests);
+    }
     this.#snapshot = next;
     const failures = await this.#listeners.reconcile(next);
     if (previous) for (const u of previous.upstreams) this.upstreams.release(u);
@@ -162,6 +169,7 @@ export class ProxyServer implements ProxyRuntime {
   async shutdown(drainMs = this.#snapshot?.config.settings.drainTimeout ?? 10_000): Promise<void> {
     if (this.#draining) return;
     this.#draining = true;
+    this.#stopIdleGc?.();
     this.logger.info('draining', { inflight: this.#inflight, deadlineMs: drainMs });
     await this.#listeners.close(true);
     if (this.#inflight > 0) {
