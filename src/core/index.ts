@@ -1,3 +1,4 @@
 export * from './duration.ts';
 export * from './errors.ts';
 export * from './logger.ts';
+export * from './random.ts';

@@ -7,27 +7,17 @@ import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { seededRandom } from '../../src/core/random.ts';
 import { get } from '../support/http.ts';
 import { startProxy, type TestProxy } from '../support/proxy.ts';
 import { type Closable, startEchoServer, startTcpEcho } from '../support/upstreams.ts';
-
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const GOOD = 'GET /ok HTTP/1.1\r\nhost: a\r\ncontent-length: 5\r\n\r\nhello';
 const PREFACE = 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n';
 
 /** A mix of pure noise, mangled HTTP/1.1 and HTTP/2 prefaces followed by noise. */
 function inputs(count: number): Buffer[] {
-  const random = seeded(42);
+  const random = seededRandom(42);
   const out: Buffer[] = [];
   for (let i = 0; i < count; i++) {
     const kind = i % 4;

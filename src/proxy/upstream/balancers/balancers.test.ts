@@ -5,24 +5,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { LoadBalancerConfig } from '../../../api/index.ts';
+import { seededRandom } from '../../../core/random.ts';
 import { Upstream } from '../upstream.ts';
 import { createMaglev, createRingHash, hash32 } from './hash.ts';
 import { createBalancer } from './index.ts';
 import { createP2C } from './p2c.ts';
 import { createRoundRobin } from './round-robin.ts';
 import { type Balancer, createWeightedPicker, type Random, type WeightedEndpoint } from './types.ts';
-
-/** mulberry32: a tiny seeded PRNG with good enough statistics for proportion tests. */
-function mulberry32(seed: number): Random {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A Random that returns the given values in turn, then fails loudly if asked for more. */
 function scripted(...values: number[]): Random {
@@ -149,7 +138,7 @@ describe('weighted picker (random)', () => {
   test('picks in proportion to weight with a seeded PRNG', () => {
     const weights = [1, 2, 7];
     const eps = endpoints(weights);
-    const pick = createWeightedPicker(eps, mulberry32(42));
+    const pick = createWeightedPicker(eps, seededRandom(42));
     assertShares(
       tally(eps, 100_000, () => pick()),
       weights,
@@ -159,7 +148,7 @@ describe('weighted picker (random)', () => {
 
   test('picks uniformly when weights are equal', () => {
     const eps = endpoints([1, 1, 1, 1, 1]);
-    const pick = createWeightedPicker(eps, mulberry32(7));
+    const pick = createWeightedPicker(eps, seededRandom(7));
     assertShares(
       tally(eps, 50_000, () => pick()),
       [1, 1, 1, 1, 1],
@@ -169,15 +158,15 @@ describe('weighted picker (random)', () => {
 
   test('the same seed gives the same sequence', () => {
     const eps = endpoints([1, 3, 5]);
-    const a = createWeightedPicker(eps, mulberry32(99));
-    const b = createWeightedPicker(eps, mulberry32(99));
+    const a = createWeightedPicker(eps, seededRandom(99));
+    const b = createWeightedPicker(eps, seededRandom(99));
     for (let i = 0; i < 100; i++) assert.equal(a(), b());
   });
 
   test('createBalancer random uses the weights and ignores the key', () => {
     const weights = [3, 1];
     const eps = endpoints(weights);
-    const b = createBalancer({ type: 'random' }, eps, mulberry32(1));
+    const b = createBalancer({ type: 'random' }, eps, seededRandom(1));
     assertShares(
       tally(eps, 40_000, (i) => b.pick(`same-key-${i % 2}`)),
       weights,
@@ -260,7 +249,7 @@ describe('power of two choices', () => {
     const eps = endpoints([1, 1, 1, 1]);
     (eps[0] as WeightedEndpoint).upstream.active = 100;
     for (const load of ['ewma', 'requests'] as const) {
-      const b = createP2C(eps, mulberry32(3), load);
+      const b = createP2C(eps, seededRandom(3), load);
       const counts = tally(eps, 20_000, () => b.pick(undefined));
       // Only picked when all three draws land on it: (1/4)^3 ≈ 1.6 %.
       assert.ok((counts[0] as number) / 20_000 < 0.03, `${load}: loaded endpoint got ${counts[0]}`);
@@ -374,7 +363,7 @@ for (const [name, create, tolerance] of hashBalancers) {
       assert.equal(create(eps, () => 0).pick(undefined), eps[0]);
       assert.equal(create(eps, () => 0.3).pick(undefined), eps[1]);
       assert.equal(create(eps, () => 0.99).pick(undefined), eps[2]);
-      const b = create(eps, mulberry32(5));
+      const b = create(eps, seededRandom(5));
       assertShares(
         tally(eps, 20_000, () => b.pick(undefined)),
         [1, 1, 2],
@@ -439,7 +428,7 @@ describe('hash balancers through createBalancer', () => {
       'ring-hash',
       'maglev',
     ] as const) {
-      const b = createBalancer({ type }, eps, mulberry32(11));
+      const b = createBalancer({ type }, eps, seededRandom(11));
       for (let i = 0; i < 20; i++) assert.ok(eps.includes(b.pick(`k${i}`) as WeightedEndpoint), type);
     }
   });

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { seededRandom } from '../../../core/random.ts';
 import { type HeaderValues, UPSTREAM_PROTOCOL_ERROR } from '../types.ts';
 import { ResponseParser } from './parser.ts';
 
@@ -52,18 +53,6 @@ function run(pieces: Buffer[], options: { head?: boolean; eof?: boolean } = {}):
   return r;
 }
 
-/** mulberry32: a small seeded PRNG, so a failing random split can be replayed. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function bytes(text: string): Buffer {
   return Buffer.from(text, 'latin1');
 }
@@ -75,7 +64,7 @@ function splits(input: Buffer, seed = 1): Buffer[][] {
   for (let i = 0; i < input.length; i++) ones.push(input.subarray(i, i + 1));
   out.push(ones);
   for (let i = 1; i < input.length; i++) out.push([input.subarray(0, i), input.subarray(i)]);
-  const random = seeded(seed);
+  const random = seededRandom(seed);
   for (let n = 0; n < 200; n++) {
     const pieces: Buffer[] = [];
     let off = 0;
