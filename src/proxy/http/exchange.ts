@@ -22,7 +22,7 @@ import {
   type UpstreamPool,
 } from '../upstream/types.ts';
 import { copyResponseHeaders } from './headers.ts';
-import { type DownstreamResponse, respondError, stageHeaders } from './respond.ts';
+import { type DownstreamResponse, respondError } from './respond.ts';
 
 /** Where the request path leaves the Exchange on the response, for the listener's 'close' handler. */
 export const EXCHANGE = Symbol('weft.exchange');
@@ -102,9 +102,9 @@ export class Exchange implements DispatchHandler {
     const out: HeaderMap = this.rb.backend.protocol === 'http1' ? headers : copyResponseHeaders(headers);
     this.rb.chain.onResponse?.(statusCode, out);
     if (this.rt.draining && 'shouldKeepAlive' in this.res) out.connection = 'close';
-    // grpc-status in the response headers marks a Trailers-Only response: keep it one frame.
-    if (this.grpc && out['grpc-status'] !== undefined) stageHeaders(this.res, statusCode, out);
-    else this.res.writeHead(statusCode, out as Record<string, string | string[]>);
+    // The head is held until the first write or end (HTTP/2, fast path), so a gRPC Trailers-Only
+    // response (grpc-status in the headers, no body) leaves as one frame.
+    this.res.writeHead(statusCode, out as Record<string, string | string[]>);
     const now = performance.now();
     this.endpoint.upstream.observe(now - this.start, now);
   }

@@ -41,10 +41,6 @@ export class H2Downstream implements DownstreamResponse {
     return this.stream.writableFinished;
   }
 
-  setHeader(name: string, value: string | string[] | number): void {
-    this.#head[name] = value;
-  }
-
   writeHead(status: number, headers?: Record<string, string | string[] | number>): void {
     this.statusCode = status;
     if (headers) for (const name in headers) this.#head[name] = headers[name] as string | string[] | number;

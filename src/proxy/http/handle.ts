@@ -13,9 +13,10 @@ import { readBody } from './body.ts';
 import { EXCHANGE, Exchange } from './exchange.ts';
 import { isGrpc, parseGrpcTimeout } from './grpc.ts';
 import { H2Downstream } from './h2-downstream.ts';
-import { authorityOf, copyRequestHeaders, hasForbiddenChar } from './headers.ts';
+import { authorityOf, copyRequestHeaders } from './headers.ts';
 import type { FastRequest } from './http1-fast.ts';
 import { type DownstreamResponse, respondError } from './respond.ts';
+import { hasForbiddenChar } from './syntax.ts';
 
 export type DownstreamRequest = IncomingMessage | H2Downstream | FastRequest;
 
@@ -74,11 +75,7 @@ export function handleRequest(
   const route = entry.route;
   const action = route.action;
   if (action.kind === 'direct') {
-    res.writeHead(action.status, {
-      ...action.headers,
-      'content-length': action.body.length,
-      'weft-error': 'DIRECT_RESPONSE',
-    });
+    res.writeHead(action.status, action.headers);
     res.end(action.body);
     action.metrics.record(method, action.status, performance.now() - start, undefined);
     return;

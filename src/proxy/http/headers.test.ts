@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { authorityOf, copyRequestHeaders, copyResponseHeaders, hasForbiddenChar } from './headers.ts';
+import { authorityOf, copyRequestHeaders, copyResponseHeaders } from './headers.ts';
+import { hasForbiddenChar } from './syntax.ts';
 
 const HOP_BY_HOP = {
   connection: 'keep-alive',

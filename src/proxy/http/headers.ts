@@ -62,12 +62,3 @@ export function authorityOf(headers: Record<string, string | string[] | undefine
   const a = headers[':authority'] ?? headers.host;
   return typeof a === 'string' ? a : '';
 }
-
-/** True when a header value holds a character RFC 9110 forbids (CR, LF, NUL). */
-export function hasForbiddenChar(value: string): boolean {
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if (c === 13 || c === 10 || c === 0) return true;
-  }
-  return false;
-}

@@ -12,10 +12,9 @@
 import { STATUS_CODES } from 'node:http';
 import type net from 'node:net';
 import type { DownstreamResponse } from './respond.ts';
+import { hasForbiddenChar, isFieldValue, isRequestTarget, isToken } from './syntax.ts';
 
 const CRLF2 = Buffer.from('\r\n\r\n');
-/** A field name is a token (RFC 9110 §5.1); checked after lower-casing. */
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
 const METHOD = /^[A-Z]+$/;
 const HEAD_TIMEOUT_MS = 30_000;
 /** Bodies up to this size are written together with the head, as one string. */
@@ -104,7 +103,7 @@ export class FastConnection {
       return undefined;
     const method = text.slice(0, sp1);
     const url = text.slice(sp1 + 1, sp2);
-    if (!METHOD.test(method) || url.length === 0 || !isTarget(url)) return undefined;
+    if (!METHOD.test(method) || url.length === 0 || !isRequestTarget(url)) return undefined;
     const headers: Record<string, string | string[] | undefined> = {};
     let pos = eol + 2;
     while (pos < text.length) {
@@ -113,7 +112,7 @@ export class FastConnection {
       const colon = text.indexOf(':', pos);
       if (colon <= pos || colon >= lineEnd) return undefined;
       const name = text.slice(pos, colon).toLowerCase();
-      if (!TOKEN.test(name)) return undefined;
+      if (!isToken(name)) return undefined;
       const value = text.slice(colon + 1, lineEnd).trim();
       if (!isFieldValue(value)) return undefined;
       pos = lineEnd + 2;
@@ -191,10 +190,6 @@ export class FastResponse implements DownstreamResponse {
     return this.#ended;
   }
 
-  setHeader(name: string, value: string | string[] | number): void {
-    (this.#headers ??= {})[name] = value;
-  }
-
   writeHead(status: number, headers?: Record<string, string | string[] | number>): void {
     this.statusCode = status;
     if (headers) {
@@ -212,9 +207,10 @@ export class FastResponse implements DownstreamResponse {
       for (const name in headers) {
         const v = headers[name];
         if (v === undefined) continue;
-        const lower = name.toLowerCase();
-        if (lower === 'connection' || lower === 'transfer-encoding' || lower === 'keep-alive') continue;
-        if (lower === 'content-length') hasLength = true;
+        // Names arrive lower-cased (parsers, responder, and direct responses at compile time); framing
+        // fields are this writer's to set.
+        if (name === 'connection' || name === 'transfer-encoding' || name === 'keep-alive') continue;
+        if (name === 'content-length') hasLength = true;
         if (typeof v === 'object') {
           for (const one of v) head += `${name}: ${checked(one)}\r\n`;
         } else head += `${name}: ${checked(String(v))}\r\n`;
@@ -315,29 +311,8 @@ export class FastResponse implements DownstreamResponse {
   }
 }
 
-/** A request target has no whitespace or control characters (RFC 9112 §3.2). */
-function isTarget(url: string): boolean {
-  for (let i = 0; i < url.length; i++) {
-    const c = url.charCodeAt(i);
-    if (c <= 0x20 || c === 0x7f) return false;
-  }
-  return true;
-}
-
-/** Field values: visible characters, spaces and tabs, and obs-text (RFC 9110 §5.5). */
-function isFieldValue(v: string): boolean {
-  for (let i = 0; i < v.length; i++) {
-    const c = v.charCodeAt(i);
-    if ((c < 0x20 && c !== 0x09) || c === 0x7f) return false;
-  }
-  return true;
-}
-
 /** Response field values come from upstreams: one with CR or LF would split the response. */
 function checked(v: string): string {
-  for (let i = 0; i < v.length; i++) {
-    const c = v.charCodeAt(i);
-    if (c === 13 || c === 10 || c === 0) throw new Error('response header value has a forbidden character');
-  }
+  if (hasForbiddenChar(v)) throw new Error('response header value has a forbidden character');
   return v;
 }

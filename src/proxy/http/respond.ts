@@ -13,8 +13,6 @@ import { type ProxyErrorCode, ProxyErrors } from '../../core/index.ts';
 export interface DownstreamResponse {
   readonly headersSent: boolean;
   readonly writableFinished: boolean;
-  statusCode: number;
-  setHeader(name: string, value: string | string[] | number): unknown;
   writeHead(status: number, headers?: Record<string, string | string[] | number>): unknown;
   write(chunk: Buffer): boolean;
   end(chunk?: Buffer | string): unknown;
@@ -49,7 +47,9 @@ export function respondError(
     return status;
   }
   if (grpc) {
-    stageHeaders(res, 200, {
+    // Both HTTP/2 and the fast path hold the head until end(), so this leaves as one HEADERS frame
+    // with END_STREAM: a gRPC Trailers-Only response, as gRPC clients expect it.
+    res.writeHead(200, {
       'content-type': 'application/grpc',
       'grpc-status': String(GRPC_STATUS[status] ?? 2),
       'grpc-message': encodeURIComponent(message),
@@ -68,24 +68,6 @@ export function respondError(
   res.writeHead(status, headers);
   res.end(body);
   return status;
-}
-
-/**
- * Sets the status and headers without sending them; the next write() or end() sends them. A gRPC
- * Trailers-Only response (grpc-status in the only HEADERS frame) must be that frame with END_STREAM:
- * on HTTP/2, writeHead() sends the headers at once without END_STREAM and end() then adds an empty
- * DATA frame, so gRPC clients look for grpc-status in trailers that never come and report INTERNAL.
- */
-export function stageHeaders(
-  res: DownstreamResponse,
-  status: number,
-  headers: Record<string, string | string[] | undefined>,
-): void {
-  res.statusCode = status;
-  for (const name in headers) {
-    const v = headers[name];
-    if (v !== undefined) res.setHeader(name, v);
-  }
 }
 
 /** A raw HTTP/1.1 error for sockets node:http could not parse (clientError): no response object exists. */

@@ -10,8 +10,9 @@ import type { UpstreamRequest } from '../filters/index.ts';
 import type { ProxyRuntime } from '../runtime.ts';
 import { connectAndPipe } from '../tcp/index.ts';
 import type { ServiceResolver } from './handle.ts';
-import { authorityOf, hasForbiddenChar } from './headers.ts';
+import { authorityOf } from './headers.ts';
 import { rawErrorResponse } from './respond.ts';
+import { hasForbiddenChar } from './syntax.ts';
 
 export function handleUpgrade(
   rt: ProxyRuntime,

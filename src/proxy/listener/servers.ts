@@ -9,7 +9,7 @@ import type { ProxyErrorCode } from '../../core/index.ts';
 import { EXCHANGE, type Exchange } from '../http/exchange.ts';
 import { isGrpc } from '../http/grpc.ts';
 import { H2Downstream } from '../http/h2-downstream.ts';
-import { handleRequest, type ServiceResolver } from '../http/handle.ts';
+import { type DownstreamRequest, handleRequest, type ServiceResolver } from '../http/handle.ts';
 import { FastConnection, type FastHooks } from '../http/http1-fast.ts';
 import { type DownstreamResponse, rawErrorResponse, respondError } from '../http/respond.ts';
 import { handleUpgrade } from '../http/upgrade.ts';
@@ -35,30 +35,36 @@ export function createHttpServers(
   settings: { maxRequestHeadersBytes: number; http2MaxConcurrentStreams: number; http1FastPath: boolean },
   onIdle: (socket: Tracked & import('node:net').Socket) => void,
 ): HttpServers {
-  function onResponseClose(
-    this: (http.ServerResponse | http2.Http2ServerResponse) & { [EXCHANGE]?: Exchange },
-  ) {
+  type Socket = Tracked & import('node:net').Socket;
+  /** A request starts: counted for draining, per HTTP/1.1 socket too (HTTP/2 drains by GOAWAY). */
+  const requestStarted = (socket: Socket | undefined) => {
+    rt.inflight.inc();
+    if (socket) socket[ACTIVE] = (socket[ACTIVE] ?? 0) + 1;
+  };
+  /** A response ended or its client went away first: then the upstream work stops too. */
+  const requestClosed = (res: object, socket: Socket | undefined) => {
     rt.inflight.dec();
-    // The downstream went away before the response finished: stop the upstream work too.
-    const ex = this[EXCHANGE];
+    const ex = (res as { [EXCHANGE]?: Exchange })[EXCHANGE];
     if (ex !== undefined && !ex.done) ex.abort('UPSTREAM_RESET');
-    // HTTP/1.1 only: HTTP/2 connections drain through their session (GOAWAY), see Listener.close.
-    const socket = (this as { req?: { socket?: Tracked & import('node:net').Socket } }).req?.socket;
     if (socket && socket[ACTIVE] !== undefined && --socket[ACTIVE] === 0) onIdle(socket);
+  };
+  /** Runs the request path; a bug costs one request, never the process. */
+  const run = (req: DownstreamRequest, res: DownstreamResponse) => {
+    try {
+      handleRequest(rt, resolve, req, res);
+    } catch (err) {
+      rt.logger.error('request handler failed', { error: err as Error });
+      respondError(res, 'INTERNAL', isGrpc(req.headers as Record<string, string | string[] | undefined>));
+    }
+  };
+  function onResponseClose(this: http.ServerResponse & { [EXCHANGE]?: Exchange }) {
+    requestClosed(this, this.req.socket as Socket);
   }
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
-    rt.inflight.inc();
-    const socket = req.socket as (Tracked & import('node:net').Socket) | null;
-    if (socket) socket[ACTIVE] = (socket[ACTIVE] ?? 0) + 1;
+    requestStarted(req.socket as Socket);
     // 'close' fires once per response; on() avoids the wrapper once() allocates per request.
     res.on('close', onResponseClose);
-    try {
-      handleRequest(rt, resolve, req, res as unknown as DownstreamResponse);
-    } catch (err) {
-      // A bug must cost one request, never the process.
-      rt.logger.error('request handler failed', { error: err as Error });
-      respondError(res as unknown as DownstreamResponse, 'INTERNAL', isGrpc(req.headers));
-    }
+    run(req, res as unknown as DownstreamResponse);
   };
 
   const h1 = http.createServer(
@@ -100,20 +106,15 @@ export function createHttpServers(
 
   function onStreamClose(this: http2.ServerHttp2Stream & { [DOWNSTREAM]?: H2Downstream }) {
     const d = this[DOWNSTREAM];
-    if (d) onResponseClose.call(d as unknown as http.ServerResponse);
+    if (d) requestClosed(d, undefined);
   }
   const onStream = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
     const d = new H2Downstream(stream, headers);
     (stream as { [DOWNSTREAM]?: H2Downstream })[DOWNSTREAM] = d;
-    rt.inflight.inc();
+    requestStarted(undefined);
     stream.on('close', onStreamClose);
     stream.on('error', onStreamError);
-    try {
-      handleRequest(rt, resolve, d, d);
-    } catch (err) {
-      rt.logger.error('request handler failed', { error: err as Error });
-      respondError(d, 'INTERNAL', isGrpc(d.headers));
-    }
+    run(d, d);
   };
   const onStreamError = (err: Error) => rt.logger.debug('http2 stream error', { error: err });
 
@@ -137,21 +138,10 @@ export function createHttpServers(
 
   const fastHooks: FastHooks = {
     serve(req, res) {
-      rt.inflight.inc();
-      const socket = req.socket as Tracked & import('node:net').Socket;
-      socket[ACTIVE] = (socket[ACTIVE] ?? 0) + 1;
-      res.onClose = () => {
-        rt.inflight.dec();
-        const ex = (res as { [EXCHANGE]?: Exchange })[EXCHANGE];
-        if (ex !== undefined && !ex.done) ex.abort('UPSTREAM_RESET');
-        if (socket[ACTIVE] !== undefined && --socket[ACTIVE] === 0) onIdle(socket);
-      };
-      try {
-        handleRequest(rt, resolve, req, res);
-      } catch (err) {
-        rt.logger.error('request handler failed', { error: err as Error });
-        respondError(res, 'INTERNAL', isGrpc(req.headers));
-      }
+      const socket = req.socket as Socket;
+      requestStarted(socket);
+      res.onClose = () => requestClosed(res, socket);
+      run(req, res);
     },
     handOver(socket) {
       h1.emit('connection', socket);

@@ -219,11 +219,18 @@ function compileRoutes(
       };
     } else {
       const d = r.directResponse as NonNullable<RouteConfig['directResponse']>;
+      const body = Buffer.from(d.body);
       action = {
         kind: 'direct',
         status: d.status,
-        body: Buffer.from(d.body),
-        headers: d.headers,
+        body,
+        // The whole response head, built once: names lower-cased (the writers compare them as they are),
+        // the length, and the mark that the proxy made this response.
+        headers: {
+          ...Object.fromEntries(Object.entries(d.headers).map(([k, v]) => [k.toLowerCase(), v])),
+          'content-length': String(body.length),
+          'weft-error': 'DIRECT_RESPONSE',
+        },
         metrics: new RequestMetrics(deps.metrics, labels('-')),
       };
     }

@@ -4,6 +4,7 @@
  * is fed socket chunks and emits events, so it can be tested without sockets. Body bytes are handed on as
  * slices of the input, never copied.
  */
+import { isToken } from '../../http/syntax.ts';
 import { codedError, type HeaderValues, UPSTREAM_PROTOCOL_ERROR } from '../types.ts';
 
 export interface ResponseEvents {
@@ -14,8 +15,6 @@ export interface ResponseEvents {
 }
 
 const MAX_HEAD = 64 * 1024;
-/** A field name is a token (RFC 9110 §5.1), already lower-cased. */
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
 const CRLF2 = Buffer.from('\r\n\r\n');
 const EMPTY: HeaderValues = Object.freeze({}) as HeaderValues;
 
@@ -182,7 +181,7 @@ export class ResponseParser {
       }
       if (text.charCodeAt(colon - 1) === 32) throw protocolError('space before colon in a header');
       const name = text.slice(pos, colon).toLowerCase();
-      if (!TOKEN.test(name)) throw protocolError(`bad header name: ${JSON.stringify(name.slice(0, 40))}`);
+      if (!isToken(name)) throw protocolError(`bad header name: ${JSON.stringify(name.slice(0, 40))}`);
       const value = text.slice(colon + 1, end).trim();
       pos = end + 2;
       switch (name) {
@@ -256,7 +255,7 @@ export class ResponseParser {
     if (colon <= 0) throw protocolError('bad trailer line');
     this.#trailers ??= {};
     const name = line.slice(0, colon).toLowerCase();
-    if (!TOKEN.test(name)) throw protocolError('bad trailer name');
+    if (!isToken(name)) throw protocolError('bad trailer name');
     const value = line.slice(colon + 1).trim();
     const prev = this.#trailers[name];
     this.#trailers[name] =

@@ -11,6 +11,7 @@
  */
 import net from 'node:net';
 import type { Readable } from 'node:stream';
+import { isRequestTarget } from '../../http/syntax.ts';
 import {
   CONNECT_TIMEOUT,
   codedError,
@@ -264,15 +265,6 @@ class Connection {
 
 function sweepPeriod(c: Connection): number {
   return Math.max(25, c.idleTimeout / 4);
-}
-
-/** A request target must not contain whitespace or control characters (RFC 9112 §3.2). */
-function isRequestTarget(path: string): boolean {
-  for (let i = 0; i < path.length; i++) {
-    const c = path.charCodeAt(i);
-    if (c <= 0x20 || c === 0x7f) return false;
-  }
-  return path.length > 0;
 }
 
 export class Http1Pool implements UpstreamPool {

@@ -23,9 +23,6 @@ export interface Http2PoolOptions {
   idleTimeout: number;
 }
 
-/** Why a session never connected: its streams report this (ECONNREFUSED…) instead of a bare reset. */
-const connectErrors = new WeakMap<http2.ClientHttp2Session, Error>();
-
 const EMPTY: HeaderValues = Object.freeze({}) as HeaderValues;
 const { NGHTTP2_CANCEL } = http2.constants;
 
@@ -88,10 +85,7 @@ export class Http2Pool implements UpstreamPool {
       clearTimeout(timer);
       if (this.#session === session) this.#session = undefined;
     };
-    session.on('error', (err) => {
-      if (!this.#connected) connectErrors.set(session, err);
-      forget();
-    });
+    session.on('error', forget);
     session.once('close', forget);
     session.once('goaway', forget);
     // Idle sessions are closed, gracefully, before the application's keep-alive would close them.
@@ -164,15 +158,10 @@ export class Http2Pool implements UpstreamPool {
       }
       // A stream cancelled because its session failed carries the session's error (ECONNREFUSED…).
       const cause = (err as { cause?: unknown }).cause;
-      s.fail(connectErrors.get(session) ?? (cause instanceof Error ? cause : err));
+      s.fail(cause instanceof Error ? cause : err);
     });
     stream.on('close', () => {
       if (s.done) return;
-      const connectError = connectErrors.get(session);
-      if (connectError) {
-        s.fail(connectError);
-        return;
-      }
       const code = stream.rstCode;
       s.fail(
         codedError(
