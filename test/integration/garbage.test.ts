@@ -5,10 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
-import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { seededRandom } from '../../src/core/random.ts';
-import { get } from '../support/http.ts';
+import { get, rawExchange } from '../support/http.ts';
 import { startProxy, type TestProxy } from '../support/proxy.ts';
 import { type Closable, startEchoServer, startTcpEcho } from '../support/upstreams.ts';
 
@@ -36,19 +35,6 @@ function inputs(count: number): Buffer[] {
     } else out.push(Buffer.concat([Buffer.from(PREFACE), noise]));
   }
   return out;
-}
-
-function send(port: number, data: Buffer): Promise<void> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1', () => s.end(data));
-    const timer = setTimeout(() => s.destroy(), 300);
-    s.resume();
-    s.on('error', () => {});
-    s.on('close', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
 }
 
 describe('garbage input', () => {
@@ -86,7 +72,7 @@ describe('garbage input', () => {
     for (const name of ['h1', 'h2', 'detect', 'tcp']) {
       const port = proxy.port(name);
       for (let i = 0; i < all.length; i += 20) {
-        await Promise.all(all.slice(i, i + 20).map((b) => send(port, b)));
+        await Promise.all(all.slice(i, i + 20).map((b) => rawExchange(port, b, 300, true).catch(() => '')));
       }
     }
     assert.equal((await get(proxy.url('h1', '/ok'))).status, 200);
@@ -102,16 +88,6 @@ describe('garbage input', () => {
     });
     session.close();
     assert.equal(status, 200);
-    const echoed = await new Promise<string>((resolve, reject) => {
-      const s = net.connect(proxy.port('tcp'), '127.0.0.1', () => s.end('still here'));
-      let text = '';
-      s.setEncoding('utf8');
-      s.on('data', (c: string) => {
-        text += c;
-      });
-      s.on('close', () => resolve(text));
-      s.on('error', reject);
-    });
-    assert.equal(echoed, 'still here');
+    assert.equal(await rawExchange(proxy.port('tcp'), 'still here', 2000, true), 'still here');
   });
 });

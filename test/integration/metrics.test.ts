@@ -4,9 +4,8 @@
  * connections; process gauges. Every sample line must parse as Prometheus text.
  */
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { get } from '../support/http.ts';
+import { get, rawExchange } from '../support/http.ts';
 import { startProxy, type TestProxy } from '../support/proxy.ts';
 import { type Closable, closedPort, startEchoServer, startTcpEcho } from '../support/upstreams.ts';
 
@@ -83,12 +82,7 @@ describe('metrics', () => {
     for (let i = 0; i < 3; i++) await get(proxy.url('web', '/ok'), { method: 'POST', body: 'twelve bytes' });
     assert.equal((await get(proxy.url('web', '/nowhere'))).status, 404);
     assert.equal((await get(proxy.url('web', '/down'))).status, 502);
-    await new Promise<void>((resolve, reject) => {
-      const s = net.connect(proxy.port('raw'), '127.0.0.1', () => s.end('hello'));
-      s.resume();
-      s.on('close', () => resolve());
-      s.on('error', reject);
-    });
+    assert.equal(await rawExchange(proxy.port('raw'), 'hello', 2000, true), 'hello');
     await new Promise((r) => setTimeout(r, 50));
 
     const text = (await get(`http://127.0.0.1:${proxy.adminPort}/metrics`)).body;

@@ -28,11 +28,19 @@ export async function get(
   return { status: r.statusCode, headers: r.headers, body, json: <T>() => JSON.parse(body) as T };
 }
 
-/** Writes raw bytes and returns everything the server sends until it closes (or the timeout). */
-export function rawExchange(port: number, data: string | Buffer, timeoutMs = 2000): Promise<string> {
+/**
+ * Writes raw bytes (and with `end`, half-closes) and returns everything the server sends until it closes
+ * (or the timeout).
+ */
+export function rawExchange(
+  port: number,
+  data: string | Buffer,
+  timeoutMs = 2000,
+  end = false,
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    const s = net.connect(port, '127.0.0.1', () => s.write(data));
+    const s = net.connect(port, '127.0.0.1', () => (end ? s.end(data) : s.write(data)));
     const timer = setTimeout(() => {
       s.destroy();
       resolve(Buffer.concat(chunks).toString('latin1'));
