@@ -39,16 +39,23 @@ export function contentVersion(input: unknown): string {
 
 function validateReferences(config: ProxyConfig): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
-  const backendNames = new Set<string>();
-  config.backends.forEach((b, i) => {
-    if (backendNames.has(b.name))
-      issues.push({
-        code: 'CONFIG_CONFLICT',
-        path: `backends.${i}.name`,
-        message: `duplicate backend "${b.name}"`,
-      });
-    backendNames.add(b.name);
-  });
+  // Names key the compiled snapshot's maps, so a duplicate would silently replace an entry.
+  const uniqueNames = (list: ReadonlyArray<{ name: string }>, section: string, what: string) => {
+    const seen = new Set<string>();
+    list.forEach((item, i) => {
+      if (seen.has(item.name))
+        issues.push({
+          code: 'CONFIG_CONFLICT',
+          path: `${section}.${i}.name`,
+          message: `duplicate ${what} "${item.name}"`,
+        });
+      seen.add(item.name);
+    });
+    return seen;
+  };
+  const backendNames = uniqueNames(config.backends, 'backends', 'backend');
+  uniqueNames(config.inbound, 'inbound', 'inbound');
+  uniqueNames(config.outbound, 'outbound', 'outbound');
   const listens = new Map<string, string>();
   const claim = (addr: string, port: number, path: string) => {
     if (port === 0) return;
@@ -70,27 +77,10 @@ function validateReferences(config: ProxyConfig): ConfigIssue[] {
   };
   claim(config.admin.address, config.admin.port, 'admin');
   if (config.httpProxy) claim(config.httpProxy.address, config.httpProxy.port, 'httpProxy');
-  const inboundNames = new Set<string>();
   config.inbound.forEach((ib, i) => {
-    // Inbound names key the compiled snapshot's inbound map, so a duplicate would silently replace one.
-    if (inboundNames.has(ib.name))
-      issues.push({
-        code: 'CONFIG_CONFLICT',
-        path: `inbound.${i}.name`,
-        message: `duplicate inbound "${ib.name}"`,
-      });
-    inboundNames.add(ib.name);
     claim(ib.listen.address, ib.listen.port, `inbound.${i}.listen`);
   });
-  const outboundNames = new Set<string>();
   config.outbound.forEach((ob, i) => {
-    if (outboundNames.has(ob.name))
-      issues.push({
-        code: 'CONFIG_CONFLICT',
-        path: `outbound.${i}.name`,
-        message: `duplicate outbound "${ob.name}"`,
-      });
-    outboundNames.add(ob.name);
     if (ob.listen) claim(ob.listen.address, ob.listen.port, `outbound.${i}.listen`);
     ob.tcpBackends.forEach((wb, k) => {
       checkBackend(wb.backend, `outbound.${i}.tcpBackends.${k}.backend`);
