@@ -1,0 +1,88 @@
+/**
+ * The control plane's internal model: what translators produce from valid resources, and what the view
+ * builder turns into one ProxyConfig per proxy. Names here are the glossary's (docs/GLOSSARY.md).
+ */
+import type { ProxyConfigInput } from '../../api/index.ts';
+
+export type OutboundInput = NonNullable<ProxyConfigInput['outbound']>[number];
+export type RouteInput = NonNullable<OutboundInput['routes']>[number];
+export type WeightedBackendInput = NonNullable<OutboundInput['tcpBackends']>[number];
+export type BackendInput = NonNullable<ProxyConfigInput['backends']>[number];
+
+/** The protocol a service port speaks, from appProtocol, then the port name's prefix, then tcp. */
+export type PortProtocol = 'http1' | 'http2' | 'grpc' | 'tcp';
+
+export interface ServicePortModel {
+  name: string;
+  port: number;
+  /** A number, or the name of a container port. */
+  targetPort: number | string;
+  protocol: PortProtocol;
+}
+
+export interface ServiceModel {
+  namespace: string;
+  name: string;
+  /** Virtual IP in transparent mode; undefined in explicit mode. */
+  vip: string | undefined;
+  ports: ServicePortModel[];
+  /** Undefined: a Service without selector (no endpoints from instances). */
+  selector: Record<string, string> | undefined;
+}
+
+export interface InstancePortModel {
+  name: string | undefined;
+  /** The port the application listens on (containerPort). */
+  port: number;
+  /** Explicit mode: the port the instance's sidecar accepts inbound traffic for this port on. */
+  inboundPort?: number | undefined;
+}
+
+/** One running copy of a workload (a pod, on Kubernetes). */
+export interface InstanceModel {
+  id: string;
+  namespace: string;
+  workload: string;
+  labels: Record<string, string>;
+  serviceAccount: string;
+  /** The instance's address: its network namespace's IP (transparent) or 127.0.0.1 (explicit). */
+  address: string;
+  ports: InstancePortModel[];
+  ready: boolean;
+}
+
+/** A backend reference resolved against services: backend name `<ns>/<service>:<port>`. */
+export interface ServiceBackendRef {
+  namespace: string;
+  name: string;
+  port: number;
+}
+
+/** The backend name the view uses for one service port. */
+export function serviceBackendName(ref: ServiceBackendRef): string {
+  return `${ref.namespace}/${ref.name}:${ref.port}`;
+}
+
+/**
+ * A route resource attached to a service (GAMMA): its rules already in ProxyConfig form. The view builder
+ * picks, per client namespace, the consumer routes (route namespace = client namespace) over the producer
+ * routes (route namespace = service namespace), and concatenates the chosen attachments in `order`.
+ */
+export interface RouteAttachment {
+  /** "HTTPRoute/default/reviews". */
+  route: string;
+  kind: 'HTTPRoute' | 'GRPCRoute' | 'TCPRoute';
+  /** The route's own namespace. */
+  namespace: string;
+  service: { namespace: string; name: string };
+  /** parentRef.port; undefined attaches to every port of the service. */
+  port: number | undefined;
+  /** Oldest first, then by namespace/name (Gateway API conflict resolution). */
+  order: { created: string; key: string };
+  /** HTTPRoute / GRPCRoute rules in ProxyConfig form; backends named with serviceBackendName. */
+  routes: RouteInput[];
+  /** TCPRoute rules (the first rule's backends, as the spec allows one). */
+  tcpBackends: WeightedBackendInput[];
+  /** Every service port the routes reference, so the view includes those backends. */
+  backendRefs: ServiceBackendRef[];
+}
