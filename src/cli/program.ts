@@ -1,19 +1,31 @@
 /** The full `weft` command line (commander): every command, its options and its help. */
 import { Command } from 'commander';
+import { registerApply } from './apply.ts';
+import { registerControl } from './control.ts';
+import { registerDemo } from './demo.ts';
+import { registerDown } from './down.ts';
+import { registerExec } from './exec.ts';
 import { registerProxy } from './proxy.ts';
 import { registerStart } from './start.ts';
+import { registerUp } from './up.ts';
 import { registerVersion, VERSION } from './version.ts';
 
 export function createProgram(): Command {
   const program = new Command('weft')
     .description(
       'Weft, a service mesh: automatic mTLS, golden metrics, traffic management and L7 policy.\n' +
-        'Start with `weft start` to run a proxy in front of a sample app.',
+        'Start with `weft demo` (or `npm start`) to run the meshed demo application.',
     )
     .version(VERSION, '-v, --version')
     .showHelpAfterError('(run with --help for usage)');
-  registerStart(program);
+  registerDemo(program);
+  registerUp(program);
+  registerDown(program);
+  registerApply(program);
+  registerExec(program);
+  registerControl(program);
   registerProxy(program);
+  registerStart(program);
   registerVersion(program);
   return program;
 }

@@ -2,18 +2,32 @@
  * `weft proxy --config <file>`: runs the data plane from a ProxyConfig file (YAML or JSON), reloading it
  * when the file changes. An invalid first config is fatal with a clear message; an invalid later one is
  * rejected and the last good config keeps serving. SIGTERM and SIGINT drain in-flight requests, then exit.
+ *
+ * `weft proxy --control-plane <target> --node <id>`: receives its configs from the control plane instead
+ * (src/proxy/control-client/). It starts with no config and waits; a rejected config is nacked and the
+ * proxy keeps waiting (or serving its last good one), and a lost control plane changes nothing until it is
+ * back. With `--config` as well, the file is the config it starts with (not watched), and the control
+ * plane's configs replace it.
  */
 import type { Command } from 'commander';
 import { ConfigError, createLogger, type LogLevel } from '../core/index.ts';
+import { type ControlClient, connectControlPlane } from '../proxy/control-client/index.ts';
 import { type ParsedConfig, ProxyServer, readConfigFile, watchConfigFile } from '../proxy/index.ts';
 
 export function registerProxy(program: Command): void {
   program
     .command('proxy')
-    .description('Run the Weft proxy (data plane) from a ProxyConfig file; the file is watched and reloaded.')
-    .requiredOption(
-      '-c, --config <file>',
-      'ProxyConfig file, YAML or JSON (see docs/reference/proxy-config.md)',
+    .description(
+      'Run the Weft proxy (data plane) from a ProxyConfig file, which is watched and reloaded, or from the control plane.',
+    )
+    .option('-c, --config <file>', 'ProxyConfig file, YAML or JSON (see docs/reference/proxy-config.md)')
+    .option(
+      '--control-plane <target>',
+      'receive configs from the control plane: unix:<socket path> or http://<host>:<port>',
+    )
+    .option(
+      '--node <id>',
+      "this proxy's node id, the view it asks the control plane for (with --control-plane)",
     )
     .option('--log-level <level>', 'debug, info, warn or error', 'info')
     .option('--no-watch', 'do not reload the file when it changes')
@@ -24,16 +38,32 @@ export function registerProxy(program: Command): void {
     .addHelpText(
       'after',
       '\nAdmin endpoints (settings in the file, default 127.0.0.1:15000): /live /ready /config /metrics\n' +
-        'Example: weft proxy --config examples/proxy.yaml   (reference: docs/reference/proxy-config.md)',
+        'Example: weft proxy --config examples/proxy.yaml   (reference: docs/reference/proxy-config.md)\n' +
+        '         weft proxy --control-plane unix:<run>/control.sock --node default/app-1',
     )
-    .action(runProxy);
+    .action((opts: ProxyOptions, command: Command) => {
+      const problem = proxyOptionsProblem(opts);
+      if (problem !== undefined) command.error(`error: ${problem}`);
+      return runProxy(opts);
+    });
 }
 
 export interface ProxyOptions {
-  config: string;
+  /** '' or undefined: no file (then `controlPlane` is required). */
+  config?: string | undefined;
   logLevel: LogLevel;
   watch: boolean;
   drainTimeout?: string | undefined;
+  controlPlane?: string | undefined;
+  node?: string | undefined;
+}
+
+/** Why a combination of options cannot run, or undefined when it can. */
+export function proxyOptionsProblem(opts: ProxyOptions): string | undefined {
+  if (!opts.config && !opts.controlPlane) return 'give --config <file> or --control-plane <target>';
+  if (opts.controlPlane && !opts.node) return '--control-plane needs --node <id>';
+  if (opts.node && !opts.controlPlane) return '--node is only used with --control-plane';
+  return undefined;
 }
 
 /**
@@ -65,58 +95,101 @@ export function parseProxyArgs(args: readonly string[]): ProxyOptions | undefine
       case '--drain-timeout':
         opts.drainTimeout = value();
         break;
+      case '--control-plane':
+        opts.controlPlane = value();
+        break;
+      case '--node':
+        opts.node = value();
+        break;
       default:
         return undefined;
     }
   }
-  return opts.config ? opts : undefined;
+  return proxyOptionsProblem(opts) === undefined ? opts : undefined;
 }
 
 export async function runProxy(opts: ProxyOptions): Promise<void> {
   const logger = createLogger({ level: opts.logLevel, base: { component: 'proxy' } });
   const proxy = new ProxyServer({ logger });
-  let parsed: ParsedConfig | undefined;
-  try {
-    parsed = readConfigFile(opts.config);
-    await proxy.apply(parsed.data, opts.config);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`weft proxy: the config in ${opts.config} is invalid:\n`);
-      for (const i of err.issues) {
-        const where = parsed ? `${parsed.locate(i.path)} ` : '';
-        process.stderr.write(`  ${where}${i.code} ${i.path || '<root>'}: ${i.message}\n`);
+  const file = opts.config || undefined;
+  /** The version the proxy runs, for the control plane's hello. */
+  let running: string | undefined;
+  const started = () =>
+    logger.info('proxy started', {
+      admin: proxy.adminPort(),
+      listeners: proxy.listeners(),
+      pid: process.pid,
+    });
+  if (file !== undefined) {
+    let parsed: ParsedConfig | undefined;
+    try {
+      parsed = readConfigFile(file);
+      const r = await proxy.apply(parsed.data, file);
+      if (r.ok) running = r.version;
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        process.stderr.write(`weft proxy: the config in ${file} is invalid:\n`);
+        for (const i of err.issues) {
+          const where = parsed ? `${parsed.locate(i.path)} ` : '';
+          process.stderr.write(`  ${where}${i.code} ${i.path || '<root>'}: ${i.message}\n`);
+        }
+        process.stderr.write(
+          'Fix the file and run again; docs/reference/proxy-config.md lists every field.\n',
+        );
+      } else {
+        process.stderr.write(`weft proxy: cannot start: ${(err as Error).message}\n`);
       }
-      process.stderr.write('Fix the file and run again; docs/reference/proxy-config.md lists every field.\n');
-    } else {
-      process.stderr.write(`weft proxy: cannot start: ${(err as Error).message}\n`);
+      process.exit(1);
     }
-    process.exit(1);
+    started();
   }
-  logger.info('proxy started', {
-    admin: proxy.adminPort(),
-    listeners: proxy.listeners(),
-    pid: process.pid,
-  });
-  const reload = () => {
+  let control: ControlClient | undefined;
+  if (opts.controlPlane !== undefined && opts.node !== undefined) {
+    const target = opts.controlPlane;
+    try {
+      control = connectControlPlane({
+        target,
+        node: opts.node,
+        logger,
+        currentVersion: () => running,
+        apply: async (config) => {
+          const r = await proxy.apply(config, `control plane ${target}`);
+          if (r.ok) running = r.version;
+          return r;
+        },
+      });
+    } catch (err) {
+      process.stderr.write(`weft proxy: ${(err as Error).message}\n`);
+      process.exit(2);
+    }
+    // Without a file the proxy has nothing to serve until the control plane's first valid config.
+    if (file === undefined) control.onFirstConfig.then(started, () => {});
+  }
+  const reload = (path: string) => {
     let next: ParsedConfig;
     try {
-      next = readConfigFile(opts.config);
+      next = readConfigFile(path);
     } catch (err) {
       const issues = err instanceof ConfigError ? err.issues : [];
       logger.warn('config file unreadable; keeping the current config', { error: err as Error, issues });
       return;
     }
     proxy
-      .apply(next.data, opts.config)
+      .apply(next.data, path)
       .then((r) => {
-        if (!r.ok) {
+        if (r.ok) running = r.version;
+        else {
           const at = r.issues.map((i) => `${next.locate(i.path)} ${i.code} ${i.path}: ${i.message}`);
           logger.warn('config rejected; keeping the last good version', { at });
         }
       })
       .catch((err: unknown) => logger.error('reload failed', { error: err as Error }));
   };
-  const stopWatch = opts.watch ? watchConfigFile(opts.config, reload) : () => {};
+  // With a control plane the file is only the starting config: watching it too would fight the stream.
+  const stopWatch =
+    file !== undefined && opts.watch && control === undefined
+      ? watchConfigFile(file, () => reload(file))
+      : () => {};
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -124,8 +197,8 @@ export async function runProxy(opts: ProxyOptions): Promise<void> {
     logger.info('shutting down', { signal });
     stopWatch();
     const drainMs = opts.drainTimeout !== undefined ? Number(opts.drainTimeout) : undefined;
-    proxy
-      .shutdown(drainMs)
+    Promise.resolve(control?.close())
+      .then(() => proxy.shutdown(drainMs))
       .then(() => process.exit(0))
       .catch((err: unknown) => {
         logger.error('shutdown failed', { error: err as Error });

@@ -34,6 +34,7 @@ export const ConfigErrors = {
   CONFIG_REFERENCE: 'A reference names something that does not exist (for example a backend).',
   CONFIG_CONFLICT: 'Two entries claim the same name or listening address.',
   CONFIG_REGEX: 'A regular expression does not compile.',
+  CONFIG_UNSUPPORTED: 'A resource kind or field that Weft does not implement; it is ignored.',
 } as const satisfies Record<string, string>;
 
 export type ConfigErrorCode = keyof typeof ConfigErrors;

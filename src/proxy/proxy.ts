@@ -5,6 +5,7 @@
  * at the edge (the CLI) and calls `shutdown`, which stops accepting, drains in-flight requests up to a
  * deadline and closes everything.
  */
+import { unlinkSync } from 'node:fs';
 import type http from 'node:http';
 import { type ProxyConfig, validateProxyConfig } from '../api/index.ts';
 import { ConfigError, type ConfigIssue, type Logger } from '../core/index.ts';
@@ -140,7 +141,16 @@ export class ProxyServer implements ProxyRuntime {
     });
     await new Promise<void>((resolve, reject) => {
       admin.once('error', reject);
-      admin.listen(config.admin.port, config.admin.address, () => resolve());
+      const path = config.admin.path;
+      if (path !== undefined) {
+        // A socket file left by a proxy that crashed would make listen fail with EADDRINUSE.
+        try {
+          unlinkSync(path);
+        } catch {}
+        admin.listen(path, () => resolve());
+      } else {
+        admin.listen(config.admin.port, config.admin.address, () => resolve());
+      }
     });
     this.#admin = admin;
   }

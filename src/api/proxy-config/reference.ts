@@ -49,6 +49,9 @@ outbound:
         backends: [{ backend: reviews-v2 }]
       - name: default
         backends: [{ backend: reviews-v1, weight: 90 }, { backend: reviews-v2, weight: 10 }]
+        filters:                     # also send 5 % of requests to v3; its responses are discarded
+          - type: RequestMirror
+            requestMirror: { backend: reviews-v3, percent: 5 }
         timeout: 2s
 backends:
   - name: reviews-v1
@@ -56,6 +59,8 @@ backends:
   - name: reviews-v2
     endpoints: [{ address: 127.0.0.1, port: 9082 }]
     loadBalancer: { type: round-robin }
+  - name: reviews-v3
+    endpoints: [{ address: 127.0.0.1, port: 9083 }]
 \`\`\`
 
 ## Fields

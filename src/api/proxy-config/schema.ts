@@ -79,6 +79,25 @@ export const Filter = z.discriminatedUnion('type', [
     type: z.literal('URLRewrite'),
     urlRewrite: z.strictObject({ hostname: z.string().optional(), path: PathModifier.optional() }),
   }),
+  z.strictObject({
+    type: z.literal('RequestMirror'),
+    requestMirror: z
+      .strictObject({
+        backend: z
+          .string()
+          .min(1)
+          .describe('Name of an entry in `backends` (HTTP) that receives the copies.'),
+        percent: z
+          .number()
+          .min(0)
+          .max(100)
+          .default(100)
+          .describe("Share of requests mirrored, 0–100 (fractions allowed, like Istio's mirrorPercentage)."),
+      })
+      .describe(
+        'Sends a copy of each sampled request to another backend and ignores its response (fire and forget). The copy carries the request as the other filters left it, with "-shadow" appended to the host (before any port), as Envoy does; it uses the route timeout. Bodies the proxy buffers (up to 64 KiB) are copied whole; streamed bodies are teed while the copy keeps up.',
+      ),
+  }),
 ]);
 
 export const WeightedBackend = z.strictObject({
@@ -166,7 +185,11 @@ export const Outbound = z.strictObject({
   vip: z.string().optional().describe('The virtual IP of the service, for original-destination lookup.'),
   port: port.describe('The service port.'),
   listen: z
-    .object({ address: address.default('127.0.0.1'), port })
+    .object({
+      address: address.default('127.0.0.1'),
+      port,
+      path: z.string().optional().describe('A Unix socket path to listen on instead of the TCP port.'),
+    })
     .optional()
     .describe('Explicit mode: a local port the workload calls instead of the service.'),
   protocol: Protocol.default('http1'),
@@ -182,7 +205,13 @@ export const Outbound = z.strictObject({
 
 export const Inbound = z.strictObject({
   name: z.string().min(1),
-  listen: z.strictObject({ address: address.default('127.0.0.1'), port }),
+  listen: z
+    .strictObject({ address: address.default('127.0.0.1'), port })
+    .optional()
+    .describe(
+      'Explicit mode: where the proxy accepts inbound traffic. Without it (transparent mode) the entry serves ' +
+        'intercepted connections whose original destination port is `target.port`.',
+    ),
   protocol: Protocol.default('detect'),
   target: z
     .strictObject({ address: address.default('127.0.0.1'), port })
@@ -201,8 +230,35 @@ export const ProxyConfig = z.strictObject({
     })
     .default({ id: '', workload: '', namespace: 'default' }),
   admin: z
-    .object({ address: address.default('127.0.0.1'), port })
+    .object({
+      address: address.default('127.0.0.1'),
+      port,
+      path: z
+        .string()
+        .optional()
+        .describe('A Unix socket path to serve the admin API on instead of the TCP port.'),
+    })
     .default({ address: '127.0.0.1', port: 15000 }),
+  interception: z
+    .strictObject({
+      outbound: z
+        .strictObject({ address: address.default('127.0.0.1'), port: port.default(15001) })
+        .default({ address: '127.0.0.1', port: 15001 }),
+      inbound: z
+        .strictObject({ address: address.default('0.0.0.0'), port: port.default(15006) })
+        .default({ address: '0.0.0.0', port: 15006 }),
+      passthrough: z
+        .boolean()
+        .default(true)
+        .describe(
+          'Outbound connections to destinations no service claims go to their original destination (ALLOW_ANY).',
+        ),
+    })
+    .optional()
+    .describe(
+      'Transparent mode: listeners for connections redirected by iptables; the original destination ' +
+        '(SO_ORIGINAL_DST) picks the outbound service by virtual IP and port, or the inbound entry by port.',
+    ),
   httpProxy: z
     .object({ address: address.default('127.0.0.1'), port })
     .optional()

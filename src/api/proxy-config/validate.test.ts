@@ -192,7 +192,7 @@ describe('a valid config', () => {
     });
     const ib = config.inbound[0];
     assert.equal(ib?.protocol, 'detect');
-    assert.equal(ib?.listen.address, '127.0.0.1');
+    assert.equal(ib?.listen?.address, '127.0.0.1');
     assert.equal(ib?.target.address, '127.0.0.1');
     assert.equal(ib?.targetProtocol, undefined);
 
@@ -546,5 +546,66 @@ describe('version', () => {
     const result = validateProxyConfig({ admin: { port: -1 } });
     assert.equal(result.ok, false);
     assert.equal('config' in result, false);
+  });
+});
+
+describe('RequestMirror filters', () => {
+  const mirror = (backend: string, percent?: number) => ({
+    type: 'RequestMirror' as const,
+    requestMirror: percent === undefined ? { backend } : { backend, percent },
+  });
+
+  test('percent defaults to 100; route and backend filters may both mirror', () => {
+    const config = accepts(
+      broken((c) => {
+        const route = c.outbound![0]!.routes![0]!;
+        route.filters!.push(mirror('api-v1'));
+        route.backends![1]!.filters = [mirror('api-v2', 12.5)];
+      }),
+    );
+    const route = config.outbound[0]?.routes[0];
+    assert.deepEqual(route?.filters[3], {
+      type: 'RequestMirror',
+      requestMirror: { backend: 'api-v1', percent: 100 },
+    });
+    assert.deepEqual(route?.backends?.[1]?.filters[0], {
+      type: 'RequestMirror',
+      requestMirror: { backend: 'api-v2', percent: 12.5 },
+    });
+  });
+
+  test('a mirror naming an unknown backend, on a route or on a backend', () => {
+    const issues = rejects(
+      broken((c) => {
+        const route = c.outbound![0]!.routes![0]!;
+        route.filters!.push(mirror('shadow'));
+        route.backends![1]!.filters = [mirror('ghost')];
+      }),
+    );
+    const issue = assertIssue(
+      issues,
+      'CONFIG_REFERENCE',
+      'outbound.0.routes.0.filters.3.requestMirror.backend',
+    );
+    assert.match(issue.message, /shadow/);
+    assertIssue(issues, 'CONFIG_REFERENCE', 'outbound.0.routes.0.backends.1.filters.0.requestMirror.backend');
+  });
+
+  test('a mirror to a tcp backend, and a percent out of range', () => {
+    const issues = rejects(
+      broken((c) => {
+        c.outbound![0]!.routes![0]!.filters!.push(mirror('db'));
+      }),
+    );
+    assertIssue(issues, 'CONFIG_SCHEMA', 'outbound.0.routes.0.filters.3.requestMirror.backend');
+    const range = rejects(
+      broken((c) => {
+        c.outbound![0]!.routes![0]!.filters!.push(mirror('api-v1', 150));
+      }),
+    );
+    assert.ok(
+      range.some((i) => i.code === 'CONFIG_SCHEMA' && i.path.includes('filters.3')),
+      JSON.stringify(range),
+    );
   });
 });

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import type { ConfigIssue } from '../../core/errors.ts';
 import { type Schema, validateAgainst } from './json-schema.ts';
 import schemaJson from './schema.json' with { type: 'json' };
-import type { ProxyConfig } from './schema.ts';
+import type { FilterConfig, ProxyConfig } from './schema.ts';
 
 const schema = schemaJson as unknown as Schema;
 
@@ -75,15 +75,41 @@ function validateReferences(config: ProxyConfig): ConfigIssue[] {
     if (prev) issues.push({ code: 'CONFIG_CONFLICT', path, message: `${key} is already used by ${prev}` });
     else listens.set(key, path);
   };
-  claim(config.admin.address, config.admin.port, 'admin');
+  if (config.admin.path === undefined) claim(config.admin.address, config.admin.port, 'admin');
   if (config.httpProxy) claim(config.httpProxy.address, config.httpProxy.port, 'httpProxy');
+  if (config.interception) {
+    const { outbound, inbound } = config.interception;
+    claim(outbound.address, outbound.port, 'interception.outbound');
+    claim(inbound.address, inbound.port, 'interception.inbound');
+  }
+  const inboundPorts = new Map<number, number>();
   config.inbound.forEach((ib, i) => {
-    claim(ib.listen.address, ib.listen.port, `inbound.${i}.listen`);
+    if (ib.listen) {
+      claim(ib.listen.address, ib.listen.port, `inbound.${i}.listen`);
+      return;
+    }
+    if (!config.interception)
+      issues.push({
+        code: 'CONFIG_SCHEMA',
+        path: `inbound.${i}.listen`,
+        message: 'an inbound entry needs `listen` unless `interception` (transparent mode) is set',
+      });
+    // Intercepted connections pick their entry by original destination port: one entry per port.
+    const prev = inboundPorts.get(ib.target.port);
+    if (prev !== undefined)
+      issues.push({
+        code: 'CONFIG_CONFLICT',
+        path: `inbound.${i}.target.port`,
+        message: `port ${ib.target.port} is already served by inbound.${prev}`,
+      });
+    else inboundPorts.set(ib.target.port, i);
   });
   config.outbound.forEach((ob, i) => {
-    if (ob.listen) claim(ob.listen.address, ob.listen.port, `outbound.${i}.listen`);
+    if (ob.listen && ob.listen.path === undefined)
+      claim(ob.listen.address, ob.listen.port, `outbound.${i}.listen`);
     ob.tcpBackends.forEach((wb, k) => {
       checkBackend(wb.backend, `outbound.${i}.tcpBackends.${k}.backend`);
+      checkFilters(wb.filters, `outbound.${i}.tcpBackends.${k}.filters`);
     });
     ob.routes.forEach((r, j) => {
       const actions = [r.backends, r.redirect, r.directResponse].filter((x) => x !== undefined).length;
@@ -93,8 +119,10 @@ function validateReferences(config: ProxyConfig): ConfigIssue[] {
           path: `outbound.${i}.routes.${j}`,
           message: 'a route needs exactly one action: backends, redirect or directResponse',
         });
+      checkFilters(r.filters, `outbound.${i}.routes.${j}.filters`);
       r.backends?.forEach((wb, k) => {
         checkBackend(wb.backend, `outbound.${i}.routes.${j}.backends.${k}.backend`);
+        checkFilters(wb.filters, `outbound.${i}.routes.${j}.backends.${k}.filters`);
       });
       r.matches.forEach((m, k) => {
         const base = `outbound.${i}.routes.${j}.matches.${k}`;
@@ -123,6 +151,21 @@ function validateReferences(config: ProxyConfig): ConfigIssue[] {
         path,
         message: `backend "${name}" is not defined in backends`,
       });
+  }
+  // Filters that name a backend (RequestMirror) need it to exist and to speak HTTP.
+  function checkFilters(filters: readonly FilterConfig[], path: string) {
+    filters.forEach((f, n) => {
+      if (f.type !== 'RequestMirror') return;
+      const at = `${path}.${n}.requestMirror.backend`;
+      const name = f.requestMirror.backend;
+      checkBackend(name, at);
+      if (config.backends.some((b) => b.name === name && b.protocol === 'tcp'))
+        issues.push({
+          code: 'CONFIG_SCHEMA',
+          path: at,
+          message: `backend "${name}" is a tcp backend; a mirror needs an HTTP backend`,
+        });
+    });
   }
   function checkRegex(source: string, path: string) {
     try {

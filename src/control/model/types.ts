@@ -3,14 +3,20 @@
  * builder turns into one ProxyConfig per proxy. Names here are the glossary's (docs/GLOSSARY.md).
  */
 import type { ProxyConfigInput } from '../../api/index.ts';
+import type { PortProtocol } from '../../api/runtime/types.ts';
+
+export type {
+  InstanceModel,
+  InstancePortModel,
+  PortProtocol,
+  SidecarModel,
+  WorkloadModel,
+} from '../../api/runtime/types.ts';
 
 export type OutboundInput = NonNullable<ProxyConfigInput['outbound']>[number];
 export type RouteInput = NonNullable<OutboundInput['routes']>[number];
 export type WeightedBackendInput = NonNullable<OutboundInput['tcpBackends']>[number];
 export type BackendInput = NonNullable<ProxyConfigInput['backends']>[number];
-
-/** The protocol a service port speaks, from appProtocol, then the port name's prefix, then tcp. */
-export type PortProtocol = 'http1' | 'http2' | 'grpc' | 'tcp';
 
 export interface ServicePortModel {
   name: string;
@@ -28,27 +34,6 @@ export interface ServiceModel {
   ports: ServicePortModel[];
   /** Undefined: a Service without selector (no endpoints from instances). */
   selector: Record<string, string> | undefined;
-}
-
-export interface InstancePortModel {
-  name: string | undefined;
-  /** The port the application listens on (containerPort). */
-  port: number;
-  /** Explicit mode: the port the instance's sidecar accepts inbound traffic for this port on. */
-  inboundPort?: number | undefined;
-}
-
-/** One running copy of a workload (a pod, on Kubernetes). */
-export interface InstanceModel {
-  id: string;
-  namespace: string;
-  workload: string;
-  labels: Record<string, string>;
-  serviceAccount: string;
-  /** The instance's address: its network namespace's IP (transparent) or 127.0.0.1 (explicit). */
-  address: string;
-  ports: InstancePortModel[];
-  ready: boolean;
 }
 
 /** A backend reference resolved against services: backend name `<ns>/<service>:<port>`. */

@@ -5,6 +5,7 @@
 import http from 'node:http';
 import type { ConfigIssue, Logger } from '../../core/index.ts';
 import type { MetricsRegistry } from '../metrics/index.ts';
+import { handleProbe } from './probe.ts';
 
 export interface AdminState {
   ready(): boolean;
@@ -35,10 +36,17 @@ export function createAdminServer(state: AdminState): http.Server {
         return send(state.ready() ? 200 : 503, 'text/plain', state.ready() ? 'ready\n' : 'not ready\n');
       case '/config':
         return send(200, 'application/json', `${JSON.stringify(state.config(), null, 2)}\n`);
+      case '/probe/tcp':
+      case '/probe/http':
+        return handleProbe(req.url ?? '/', res);
       case '/metrics':
         return send(200, 'text/plain; version=0.0.4', state.metrics.render() + processMetrics());
       default:
-        return send(404, 'text/plain', 'admin endpoints: /live /ready /config /metrics\n');
+        return send(
+          404,
+          'text/plain',
+          'admin endpoints: /live /ready /config /metrics /probe/tcp /probe/http\n',
+        );
     }
   });
 }

@@ -4,13 +4,24 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { MetricsRegistry } from '../metrics/index.ts';
 import {
   buildFilter,
   composeFilters,
+  type FilterContext,
   type HeaderMap,
   type HttpFilter,
+  type RequestBody,
   type UpstreamRequest,
 } from './index.ts';
+
+/** No backends: enough for the filters that use nothing from the proxy. */
+const context: FilterContext = {
+  backend: () => undefined,
+  random: Math.random,
+  metrics: new MetricsRegistry(),
+  timeoutMs: 0,
+};
 
 function upstream(): UpstreamRequest {
   return {
@@ -25,18 +36,27 @@ function upstream(): UpstreamRequest {
 
 describe('buildFilter', () => {
   test('builds each filter kind from its config', () => {
-    const reqMod = buildFilter({
-      type: 'RequestHeaderModifier',
-      requestHeaderModifier: { set: { 'X-A': '1' }, add: {}, remove: [] },
-    });
-    const resMod = buildFilter({
-      type: 'ResponseHeaderModifier',
-      responseHeaderModifier: { set: { 'X-B': '2' }, add: {}, remove: [] },
-    });
-    const rewrite = buildFilter({
-      type: 'URLRewrite',
-      urlRewrite: { path: { type: 'ReplacePrefixMatch', value: '/bar' } },
-    });
+    const reqMod = buildFilter(
+      {
+        type: 'RequestHeaderModifier',
+        requestHeaderModifier: { set: { 'X-A': '1' }, add: {}, remove: [] },
+      },
+      context,
+    );
+    const resMod = buildFilter(
+      {
+        type: 'ResponseHeaderModifier',
+        responseHeaderModifier: { set: { 'X-B': '2' }, add: {}, remove: [] },
+      },
+      context,
+    );
+    const rewrite = buildFilter(
+      {
+        type: 'URLRewrite',
+        urlRewrite: { path: { type: 'ReplacePrefixMatch', value: '/bar' } },
+      },
+      context,
+    );
     const up = upstream();
     reqMod.onRequest?.(up);
     rewrite.onRequest?.(up);
@@ -46,6 +66,13 @@ describe('buildFilter', () => {
     resMod.onResponse?.(200, res);
     assert.deepEqual(res, { 'x-b': '2' });
   });
+
+  test('RequestMirror naming a backend that does not exist fails the build', () => {
+    assert.throws(
+      () => buildFilter({ type: 'RequestMirror', requestMirror: { backend: 'nope', percent: 100 } }, context),
+      /backend "nope" is not defined/,
+    );
+  });
 });
 
 describe('composeFilters', () => {
@@ -53,6 +80,34 @@ describe('composeFilters', () => {
     const chain = composeFilters([]);
     assert.equal(chain.onRequest, undefined);
     assert.equal(chain.onResponse, undefined);
+    assert.equal(chain.onDispatch, undefined);
+  });
+
+  test('header filters add no dispatch phase', () => {
+    const chain = composeFilters([
+      buildFilter({ type: 'URLRewrite', urlRewrite: { hostname: 'x' } }, context),
+      buildFilter(
+        { type: 'RequestHeaderModifier', requestHeaderModifier: { set: {}, add: {}, remove: [] } },
+        context,
+      ),
+    ]);
+    assert.equal(chain.onDispatch, undefined);
+  });
+
+  test('dispatch phases pass the body along in declared order', () => {
+    const calls: string[] = [];
+    const step =
+      (name: string) =>
+      (_r: UpstreamRequest, body: RequestBody): RequestBody => {
+        calls.push(`${name}:${String(body)}`);
+        return Buffer.from(name);
+      };
+    const one = step('a');
+    assert.equal(composeFilters([{ onDispatch: one }]).onDispatch, one);
+    const chain = composeFilters([{ onDispatch: step('a') }, {}, { onDispatch: step('b') }]);
+    const out = chain.onDispatch?.(upstream(), null);
+    assert.deepEqual(calls, ['a:null', 'b:a']);
+    assert.equal(String(out), 'b');
   });
 
   test('one filter per phase is used as is, without a wrapper', () => {

@@ -4,13 +4,21 @@
  */
 import type { FilterConfig } from '../../api/index.ts';
 import { requestHeaderModifier, responseHeaderModifier } from './header-modifier/index.ts';
-import type { HeaderMap, HttpFilter, UpstreamRequest } from './types.ts';
+import { requestMirror } from './request-mirror/index.ts';
+import type { FilterContext, HeaderMap, HttpFilter, RequestBody, UpstreamRequest } from './types.ts';
 import { urlRewrite } from './url-rewrite/index.ts';
 
-export type { HeaderMap, HttpFilter, UpstreamRequest } from './types.ts';
+export type {
+  FilterBackend,
+  FilterContext,
+  HeaderMap,
+  HttpFilter,
+  RequestBody,
+  UpstreamRequest,
+} from './types.ts';
 export { modifyPath } from './url-rewrite/index.ts';
 
-export function buildFilter(config: FilterConfig): HttpFilter {
+export function buildFilter(config: FilterConfig, context: FilterContext): HttpFilter {
   switch (config.type) {
     case 'RequestHeaderModifier':
       return requestHeaderModifier.build(config.requestHeaderModifier);
@@ -18,6 +26,8 @@ export function buildFilter(config: FilterConfig): HttpFilter {
       return responseHeaderModifier.build(config.responseHeaderModifier);
     case 'URLRewrite':
       return urlRewrite.build(config.urlRewrite);
+    case 'RequestMirror':
+      return requestMirror.build(config.requestMirror, context);
   }
 }
 
@@ -25,11 +35,13 @@ export function buildFilter(config: FilterConfig): HttpFilter {
 export interface FilterChain {
   onRequest: ((req: UpstreamRequest) => void) | undefined;
   onResponse: ((status: number, headers: HeaderMap) => void) | undefined;
+  onDispatch: ((req: UpstreamRequest, body: RequestBody) => RequestBody) | undefined;
 }
 
 export function composeFilters(filters: readonly HttpFilter[]): FilterChain {
   const req = filters.flatMap((f) => (f.onRequest ? [f.onRequest] : []));
   const res = filters.flatMap((f) => (f.onResponse ? [f.onResponse] : []));
+  const dispatch = filters.flatMap((f) => (f.onDispatch ? [f.onDispatch] : []));
   return {
     onRequest:
       req.length === 0
@@ -46,6 +58,16 @@ export function composeFilters(filters: readonly HttpFilter[]): FilterChain {
           ? res[0]
           : (s, h) => {
               for (const f of res) f(s, h);
+            },
+    onDispatch:
+      dispatch.length === 0
+        ? undefined
+        : dispatch.length === 1
+          ? dispatch[0]
+          : (r, b) => {
+              let body = b;
+              for (const f of dispatch) body = f(r, body);
+              return body;
             },
   };
 }

@@ -172,7 +172,10 @@ function forward(
   if (timeout > 0) {
     ex.timer = setTimeout(() => ex.abort('TIMEOUT'), timeout);
   }
+  // Filters that need the final request and its body (RequestMirror); undefined on the common path.
+  const onDispatch = rb.chain.onDispatch;
   if (!hasBody) {
+    if (onDispatch !== undefined) onDispatch(up, null);
     ex.dispatch();
     return;
   }
@@ -181,7 +184,9 @@ function forward(
     typeof declared === 'string' ? Number(declared) : undefined,
     (body) => {
       opts.body = body;
-      if (!ex.done) ex.dispatch();
+      if (ex.done) return;
+      if (onDispatch !== undefined) opts.body = onDispatch(up, body);
+      ex.dispatch();
     },
   );
 }

@@ -4,12 +4,14 @@
  * resolves its service from the current snapshot on every request, so it survives reloads untouched as
  * long as its address, kind and protocol do not change.
  */
+import { chmodSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import type { ServiceResolver } from '../http/handle.ts';
 import type { ProxyRuntime } from '../runtime.ts';
-import type { ListenerSpec, Snapshot } from '../snapshot/index.ts';
-import { pipeToBackend, type TcpStats } from '../tcp/index.ts';
+import type { ListenerSpec, RouteBackend, Snapshot } from '../snapshot/index.ts';
+import { connectAndPipe, pipeToBackend, type TcpStats } from '../tcp/index.ts';
 import { detect } from './detect.ts';
+import { originalDestination } from './original-dst.ts';
 import type { HttpServers } from './servers.ts';
 import { ACTIVE, createHttpServers } from './servers.ts';
 
@@ -23,12 +25,17 @@ export class Listener {
   readonly #sockets = new Set<net.Socket & { [ACTIVE]?: number }>();
   readonly #resolve: ServiceResolver;
   readonly #tcpStats: TcpStats;
+  readonly #settings: Snapshot['config']['settings'];
+  /** Transparent listeners: HTTP servers per service, made on first use (a resolver each). */
+  readonly #perService = new Map<string, HttpServers>();
   #closing = false;
+  readonly #pickOwnTcp = () => this.#resolve(this.#rt.snapshot, '')?.pickTcp();
 
   constructor(rt: ProxyRuntime, spec: ListenerSpec, settings: Snapshot['config']['settings']) {
     this.#rt = rt;
     this.spec = spec;
     this.#resolve = resolverFor(spec);
+    this.#settings = settings;
     const labels = { listener: spec.kind, address: `${spec.address}:${spec.port}` };
     const m = rt.metrics;
     this.#tcpStats = {
@@ -76,12 +83,26 @@ export class Listener {
     return new Promise((resolve, reject) => {
       const onError = (err: Error) => reject(err);
       this.#server.once('error', onError);
-      this.#server.listen(this.spec.port, this.spec.address, () => {
+      const done = () => {
         this.#server.removeListener('error', onError);
         this.#server.on('error', (err) =>
           this.#rt.logger.error('listener error', { listener: this.spec.key, error: err }),
         );
         resolve();
+      };
+      const path = this.spec.path;
+      if (path === undefined) {
+        this.#server.listen(this.spec.port, this.spec.address, done);
+        return;
+      }
+      // A socket file left by a proxy that crashed would make listen fail with EADDRINUSE.
+      try {
+        unlinkSync(path);
+      } catch {}
+      this.#server.listen(path, () => {
+        // The runtime forwards a host port to this socket; it may run as another user than the proxy.
+        chmodSync(path, 0o666);
+        done();
       });
     });
   }
@@ -93,51 +114,120 @@ export class Listener {
 
   #accept(socket: net.Socket): void {
     socket.on('error', (err) => this.#rt.logger.debug('downstream socket error', { error: err.message }));
-    const protocol = this.spec.protocol;
+    if (this.spec.kind === 'transparent-outbound' || this.spec.kind === 'transparent-inbound') {
+      this.#acceptTransparent(socket);
+      return;
+    }
+    this.#dispatch(socket, this.spec.protocol, this.#http, this.#pickOwnTcp);
+  }
+
+  /** Serves a connection by protocol: HTTP/1.1, HTTP/2, TCP, or whatever detection finds. */
+  #dispatch(
+    socket: net.Socket,
+    protocol: ListenerSpec['protocol'],
+    http: HttpServers,
+    pickTcp: () => RouteBackend | undefined,
+  ): void {
     switch (protocol) {
       case 'http1':
-        this.#http.fast(socket);
+        http.fast(socket);
         return;
       case 'http2':
       case 'grpc':
-        this.#toH2(socket);
+        this.#toH2(socket, http);
         return;
       case 'tcp':
       case 'opaque':
-        this.#pipe(socket);
+        this.#pipe(socket, pickTcp);
         return;
       case 'detect':
         detect(socket, this.#rt.snapshot.config.settings.detectTimeout, (p) => {
-          if (p === 'http1') this.#http.fast(socket);
-          else if (p === 'http2') this.#toH2(socket);
+          if (p === 'http1') http.fast(socket);
+          else if (p === 'http2') this.#toH2(socket, http);
           // Stay paused: the pipe resumes the socket once the upstream is connected. Flowing before
           // that would emit the sniffed bytes with no 'data' listener, and they would be lost.
-          else this.#pipe(socket);
+          else this.#pipe(socket, pickTcp);
         });
     }
   }
 
-  #toH2(socket: net.Socket): void {
-    // Marked so that draining leaves it to the HTTP/2 session's GOAWAY instead of ending the socket.
-    (socket as net.Socket & { [H2]?: boolean })[H2] = true;
-    this.#http.h2.emit('connection', socket);
+  /**
+   * A connection redirected by iptables: its original destination picks the outbound service (virtual
+   * IP and port) or the inbound entry (port). Destinations no service claims pass through untouched, as
+   * Istio's ALLOW_ANY does: outbound to the original address, inbound to the application's port.
+   */
+  #acceptTransparent(socket: net.Socket): void {
+    let dst: ReturnType<typeof originalDestination>;
+    try {
+      dst = originalDestination(socket);
+    } catch (err) {
+      this.#rt.logger.warn('cannot read the original destination', { error: (err as Error).message });
+    }
+    if (!dst) {
+      // Not redirected: someone connected to the interception port directly. Nothing to serve.
+      this.#tcpStats.failed.inc();
+      socket.destroy();
+      return;
+    }
+    const snap = this.#rt.snapshot;
+    const outbound = this.spec.kind === 'transparent-outbound';
+    const service = outbound
+      ? snap.byHost.get(`${dst.address}:${dst.port}`)
+      : snap.inboundByPort.get(dst.port);
+    if (service) {
+      const pick = service.pickTcp;
+      this.#dispatch(socket, service.protocol, this.#serversFor(service.name, outbound), pick);
+      return;
+    }
+    if (outbound && snap.config.interception?.passthrough === false) {
+      this.#tcpStats.failed.inc();
+      socket.destroy();
+      return;
+    }
+    socket.allowHalfOpen = true;
+    const host = outbound ? dst.address : dst.family === 6 ? '::1' : '127.0.0.1';
+    connectAndPipe(socket, host, dst.port, 5000, undefined, this.#rt.logger, this.#tcpStats, () => {
+      this.#tcpStats.failed.inc();
+      socket.destroy();
+    });
   }
 
-  #pipe(socket: net.Socket): void {
+  #serversFor(name: string, outbound: boolean): HttpServers {
+    let servers = this.#perService.get(name);
+    if (!servers) {
+      const resolve: ServiceResolver = outbound
+        ? (snap) => snap.outbound.get(name)
+        : (snap) => snap.inbound.get(name);
+      servers = createHttpServers(this.#rt, resolve, this.#settings, (socket) => {
+        if (this.#rt.draining) socket.end();
+      });
+      this.#perService.set(name, servers);
+    }
+    return servers;
+  }
+
+  #toH2(socket: net.Socket, http: HttpServers): void {
+    // Marked so that draining leaves it to the HTTP/2 session's GOAWAY instead of ending the socket.
+    (socket as net.Socket & { [H2]?: boolean })[H2] = true;
+    http.h2.emit('connection', socket);
+  }
+
+  #pipe(socket: net.Socket, pickTcp: () => RouteBackend | undefined): void {
     // TCP half-close: a client's FIN is passed on (pipe ends the upstream) while the reply still flows
     // back. Without this, node ends our side too on the client's FIN and the pipe closes before the reply.
     socket.allowHalfOpen = true;
-    const service = this.#resolve(this.#rt.snapshot, '');
-    pipeToBackend(socket, service?.pickTcp(), this.#rt.logger, this.#tcpStats);
+    pipeToBackend(socket, pickTcp(), this.#rt.logger, this.#tcpStats);
   }
 
   /** Stops accepting; with `drain`, lets in-flight requests finish and closes idle connections. */
   async close(drain: boolean): Promise<void> {
     this.#closing = true;
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
-    for (const session of this.#http.sessions) {
-      if (drain) session.close();
-      else session.destroy();
+    for (const http of [this.#http, ...this.#perService.values()]) {
+      for (const session of http.sessions) {
+        if (drain) session.close();
+        else session.destroy();
+      }
     }
     for (const socket of this.#sockets) {
       if (drain && (socket as { [H2]?: boolean })[H2]) continue;
@@ -151,7 +241,7 @@ export class Listener {
 
   destroyAll(): void {
     for (const s of this.#sockets) s.destroy();
-    for (const s of this.#http.sessions) s.destroy();
+    for (const http of [this.#http, ...this.#perService.values()]) for (const s of http.sessions) s.destroy();
   }
 }
 
@@ -162,6 +252,9 @@ function resolverFor(spec: ListenerSpec): ServiceResolver {
       return (snap) => snap.outbound.get(name);
     case 'inbound':
       return (snap) => snap.inbound.get(name);
+    case 'transparent-outbound':
+    case 'transparent-inbound':
+      return () => undefined;
     case 'http-proxy':
       return (snap, authority) => {
         const a = authority.toLowerCase();

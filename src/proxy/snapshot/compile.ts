@@ -12,7 +12,7 @@ import type {
   RouteConfig,
   WeightedBackendConfig,
 } from '../../api/index.ts';
-import { buildFilter, composeFilters, type FilterChain } from '../filters/index.ts';
+import { buildFilter, composeFilters, type FilterContext, type HttpFilter } from '../filters/index.ts';
 import { type MetricsRegistry, RequestMetrics } from '../metrics/index.ts';
 import { type RequestView, Router } from '../router/index.ts';
 import { createBalancer, type Random, type WeightedEndpoint } from '../upstream/balancers/index.ts';
@@ -52,7 +52,12 @@ export function compileSnapshot(config: ProxyConfig, deps: CompileDeps): Snapsho
   }
 
   const inbound = new Map<string, CompiledService>();
-  for (const ib of config.inbound) inbound.set(ib.name, compileInbound(ib, config, deps, acquired, random));
+  const inboundByPort = new Map<number, CompiledService>();
+  for (const ib of config.inbound) {
+    const svc = compileInbound(ib, config, deps, acquired, random);
+    inbound.set(ib.name, svc);
+    if (!ib.listen) inboundByPort.set(ib.target.port, svc);
+  }
 
   const listeners: ListenerSpec[] = [];
   const add = (
@@ -61,19 +66,27 @@ export function compileSnapshot(config: ProxyConfig, deps: CompileDeps): Snapsho
     kind: ListenerSpec['kind'],
     protocol: ListenerSpec['protocol'],
     service?: string,
+    path?: string,
   ) =>
     listeners.push({
-      key: `${kind}|${address}:${port}|${service ?? ''}`,
+      key: `${kind}|${path ?? `${address}:${port}`}|${service ?? ''}`,
       address,
       port,
+      path,
       kind,
       protocol,
       service,
     });
   if (config.httpProxy) add(config.httpProxy.address, config.httpProxy.port, 'http-proxy', 'http1');
-  for (const ib of config.inbound) add(ib.listen.address, ib.listen.port, 'inbound', ib.protocol, ib.name);
+  for (const ib of config.inbound)
+    if (ib.listen) add(ib.listen.address, ib.listen.port, 'inbound', ib.protocol, ib.name);
+  if (config.interception) {
+    const { outbound: o, inbound: i } = config.interception;
+    add(o.address, o.port, 'transparent-outbound', 'detect');
+    add(i.address, i.port, 'transparent-inbound', 'detect');
+  }
   for (const ob of config.outbound)
-    if (ob.listen) add(ob.listen.address, ob.listen.port, 'outbound', ob.protocol, ob.name);
+    if (ob.listen) add(ob.listen.address, ob.listen.port, 'outbound', ob.protocol, ob.name, ob.listen.path);
 
   return {
     version: config.version ?? '',
@@ -82,6 +95,7 @@ export function compileSnapshot(config: ProxyConfig, deps: CompileDeps): Snapsho
     outbound,
     inbound,
     inboundConfigs: config.inbound,
+    inboundByPort,
     byHost,
     listeners,
     upstreams: acquired,
@@ -145,24 +159,39 @@ export function readCookie(header: string | string[] | undefined, name: string):
   return undefined;
 }
 
-function compileChain(filters: readonly FilterConfig[]): FilterChain {
-  return composeFilters(filters.map(buildFilter));
+function buildFilters(filters: readonly FilterConfig[], context: FilterContext): HttpFilter[] {
+  return filters.map((f) => buildFilter(f, context));
 }
 
+/** What filters may use when built for one route (or a tcp service, whose filters never run). */
+function filterContext(
+  backends: ReadonlyMap<string, CompiledBackend>,
+  metrics: MetricsRegistry,
+  random: Random,
+  timeoutMs: number,
+): FilterContext {
+  return { backend: (name) => backends.get(name), random, metrics, timeoutMs };
+}
+
+/**
+ * `routeFilters` are built once per route and shared by every backend's chain, so a filter with state
+ * (a mirror's in-flight count) is one per route however many backends the route splits between.
+ */
 function compileWeighted(
   list: readonly WeightedBackendConfig[],
-  routeFilters: readonly FilterConfig[],
+  routeFilters: readonly HttpFilter[],
   backends: ReadonlyMap<string, CompiledBackend>,
   labels: (backend: string) => Record<string, string>,
   metrics: MetricsRegistry,
   random: Random,
+  context: FilterContext,
 ): { backends: RouteBackend[]; pick: () => RouteBackend | undefined } {
   const out: RouteBackend[] = list
     .filter((wb) => wb.weight > 0)
     .map((wb) => ({
       backend: backends.get(wb.backend) as CompiledBackend,
       weight: wb.weight,
-      chain: compileChain([...routeFilters, ...wb.filters]),
+      chain: composeFilters([...routeFilters, ...buildFilters(wb.filters, context)]),
       metrics: new RequestMetrics(metrics, labels(wb.backend)),
     }));
   const total = out.reduce((a, b) => a + b.weight, 0);
@@ -201,11 +230,13 @@ function compileRoutes(
       backend,
     });
     const timeoutMs = r.timeout ?? config.settings.requestTimeout;
+    const context = filterContext(backends, deps.metrics, random, timeoutMs);
+    const routeFilters = buildFilters(r.filters, context);
     let action: CompiledRoute['action'];
     if (r.backends) {
       action = {
         kind: 'backends',
-        ...compileWeighted(r.backends, r.filters, backends, labels, deps.metrics, random),
+        ...compileWeighted(r.backends, routeFilters, backends, labels, deps.metrics, random, context),
       };
     } else if (r.redirect) {
       action = {
@@ -234,7 +265,7 @@ function compileRoutes(
         metrics: new RequestMetrics(deps.metrics, labels('-')),
       };
     }
-    return { route: { name, action, chain: compileChain(r.filters), timeoutMs }, matches: r.matches };
+    return { route: { name, action, chain: composeFilters(routeFilters), timeoutMs }, matches: r.matches };
   });
 }
 
@@ -254,6 +285,7 @@ function compileOutbound(
     (backend) => ({ direction: 'outbound', service: ob.name, route: 'tcp', backend }),
     deps.metrics,
     random,
+    filterContext(backends, deps.metrics, random, 0),
   );
   return {
     name: ob.name,
@@ -325,12 +357,13 @@ function compileInbound(
     () => ({ direction: 'inbound', service: ib.name, route: 'tcp', backend: 'local' }),
     deps.metrics,
     random,
+    filterContext(main.backends, deps.metrics, random, 0),
   );
   return {
     name: ib.name,
     direction: 'inbound',
     protocol: ib.protocol,
-    port: ib.listen.port,
+    port: ib.listen?.port ?? ib.target.port,
     router: main.router,
     routerH2: h2?.router,
     pickTcp: tcp.pick,

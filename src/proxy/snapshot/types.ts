@@ -73,7 +73,10 @@ export interface ListenerSpec {
   key: string;
   address: string;
   port: number;
-  kind: 'outbound' | 'inbound' | 'http-proxy';
+  /** A Unix socket path instead of address and port. */
+  path?: string | undefined;
+  /** transparent-*: connections redirected by iptables, dispatched by their original destination. */
+  kind: 'outbound' | 'inbound' | 'http-proxy' | 'transparent-outbound' | 'transparent-inbound';
   protocol: ProxyConfig['outbound'][number]['protocol'];
   /** The service this listener serves (by name) for outbound and inbound listeners. */
   service: string | undefined;
@@ -86,6 +89,8 @@ export interface Snapshot {
   outbound: ReadonlyMap<string, CompiledService>;
   inbound: ReadonlyMap<string, CompiledService>;
   inboundConfigs: readonly InboundConfig[];
+  /** Transparent mode: inbound entries without a listener, by the application port they serve. */
+  inboundByPort: ReadonlyMap<number, CompiledService>;
   /** host[:port] → service, for the HTTP proxy listener and (later) original-destination lookup. */
   byHost: ReadonlyMap<string, CompiledService>;
   listeners: readonly ListenerSpec[];

@@ -24,18 +24,18 @@ export function compileHeaderModifier(config: HeaderModifierConfig): (headers: H
   };
 }
 
-export const requestHeaderModifier: FilterFactory<HeaderModifierConfig> = {
+export const requestHeaderModifier = {
   type: 'RequestHeaderModifier',
   build(config): HttpFilter {
     const apply = compileHeaderModifier(config);
     return { onRequest: (req) => apply(req.headers) };
   },
-};
+} satisfies FilterFactory<HeaderModifierConfig>;
 
-export const responseHeaderModifier: FilterFactory<HeaderModifierConfig> = {
+export const responseHeaderModifier = {
   type: 'ResponseHeaderModifier',
   build(config): HttpFilter {
     const apply = compileHeaderModifier(config);
     return { onResponse: (_status, headers) => apply(headers) };
   },
-};
+} satisfies FilterFactory<HeaderModifierConfig>;

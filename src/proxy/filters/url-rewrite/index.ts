@@ -28,7 +28,7 @@ export function modifyPath(path: string, mod: PathModifierConfig, prefix: string
   return joined === '' ? '/' : joined;
 }
 
-export const urlRewrite: FilterFactory<UrlRewriteConfig> = {
+export const urlRewrite = {
   type: 'URLRewrite',
   build(config): HttpFilter {
     const host = config.hostname;
@@ -47,4 +47,4 @@ export const urlRewrite: FilterFactory<UrlRewriteConfig> = {
       },
     };
   },
-};
+} satisfies FilterFactory<UrlRewriteConfig>;

@@ -1,0 +1,58 @@
+/**
+ * `weft down`: removes what a crashed `weft up` left behind (its processes, network namespaces, hosts
+ * files and run folder). Live runs are left alone unless named or `--all` is given; namespaces named
+ * `weft-*` with no run folder at all are removed too.
+ */
+import fs from 'node:fs';
+import type { Command } from 'commander';
+import { isAlive, listRuns } from '../runtime/local/paths.ts';
+import { deleteRun, findCommand, listRunNetns } from '../runtime/network/index.ts';
+
+export function registerDown(program: Command): void {
+  program
+    .command('down')
+    .description(
+      'Remove the leftovers of crashed `weft up` runs (processes, namespaces, files); --all stops live runs too.',
+    )
+    .option('--run <id>', 'only this run (stopped even if it is live)')
+    .option('--all', 'also stop runs that are still live')
+    .action(async (opts: { run?: string; all?: boolean }) => {
+      const removed = await down(opts);
+      process.stdout.write(removed.length > 0 ? `${removed.join('\n')}\n` : 'nothing to clean up\n');
+    });
+}
+
+export async function down(opts: { run?: string; all?: boolean }): Promise<string[]> {
+  const out: string[] = [];
+  const runs = listRuns().filter((r) => (opts.run ? r.runId === opts.run : opts.all || !r.alive));
+  for (const r of runs) {
+    if (r.alive) {
+      process.kill(r.pid, 'SIGTERM');
+      for (let i = 0; i < 300 && isAlive(r.pid); i++) await new Promise((res) => setTimeout(res, 100));
+    }
+    for (const pid of [r.controlPid, ...r.instances.flatMap((i) => [i.pids.app, i.pids.proxy])]) {
+      if (pid && isAlive(pid)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {}
+      }
+    }
+    if (findCommand('ip') && process.getuid?.() === 0) await deleteRun(r.runId);
+    fs.rmSync(r.dir, { recursive: true, force: true });
+    out.push(`removed run ${r.runId} (${r.mode}, started ${r.startedAt})`);
+  }
+  // Namespaces of runs whose folder is gone entirely (the machine rebooted /run, or a folder was deleted).
+  if (!opts.run && findCommand('ip') && process.getuid?.() === 0) {
+    const known = new Set(listRuns().map((r) => r.runId));
+    const orphans = new Set<string>();
+    for (const ns of await listRunNetns('weft-')) {
+      const id = ns.split('-')[1];
+      if (id && !known.has(id)) orphans.add(id);
+    }
+    for (const id of orphans) {
+      await deleteRun(id);
+      out.push(`removed the network namespaces of run ${id} (no run folder)`);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,176 @@
+/**
+ * The view of one proxy: the ProxyConfig its workload instance needs, computed from the mesh model.
+ * Every service port becomes an outbound entry (by virtual IP in transparent mode, by name through the
+ * HTTP proxy listener in explicit mode) with the routes attached to it for this client's namespace, and a
+ * backend with the service's ready endpoints; every application port becomes an inbound entry.
+ */
+import type { ProxyConfigInput } from '../../api/index.ts';
+import type { MeshModel } from '../index/index.ts';
+import {
+  type BackendInput,
+  type InstanceModel,
+  type OutboundInput,
+  type PortProtocol,
+  type RouteAttachment,
+  type ServiceModel,
+  type ServicePortModel,
+  serviceBackendName,
+} from '../model/types.ts';
+import { endpointsOf, selects, targetPortOf } from './endpoints.ts';
+import { serviceHostnames } from './hosts.ts';
+
+const backendProtocol = (p: PortProtocol): 'http1' | 'http2' | 'tcp' =>
+  p === 'http2' || p === 'grpc' ? 'http2' : p === 'tcp' ? 'tcp' : 'http1';
+const TCP_SUFFIX = '/tcp';
+
+export function buildView(model: MeshModel, nodeId: string): ProxyConfigInput | undefined {
+  const inst = model.instances.find((i) => i.id === nodeId);
+  if (!inst) return undefined;
+  const transparent = inst.sidecar.mode === 'transparent';
+  const backends = new Map<string, BackendInput>();
+  const outbound: OutboundInput[] = [];
+  const services = [...model.services].sort((a, b) => key(a).localeCompare(key(b)));
+  const portOf = new Map<string, { svc: ServiceModel; sp: ServicePortModel }>();
+  for (const svc of services)
+    for (const sp of svc.ports) portOf.set(serviceBackendName({ ...svc, port: sp.port }), { svc, sp });
+
+  const addBackend = (name: string, protocol: 'http1' | 'http2' | 'tcp') => {
+    if (backends.has(name)) return;
+    const base = name.endsWith(TCP_SUFFIX) ? name.slice(0, -TCP_SUFFIX.length) : name;
+    const target = portOf.get(base);
+    backends.set(name, {
+      name,
+      protocol,
+      endpoints: target ? endpointsOf(target.svc, target.sp, model.instances) : [],
+    });
+  };
+
+  for (const svc of services) {
+    for (const sp of svc.ports) {
+      const name = serviceBackendName({ namespace: svc.namespace, name: svc.name, port: sp.port });
+      const attached = chooseAttachments(model.attachments, svc, sp.port, inst.namespace);
+      const http = sp.protocol !== 'tcp';
+      const tcp = sp.protocol === 'tcp' || sp.protocol === 'detect';
+      const ob: OutboundInput = {
+        name,
+        hosts: serviceHostnames(svc.name, svc.namespace, inst.namespace),
+        port: sp.port,
+        protocol: sp.protocol,
+        routes: [],
+        tcpBackends: [],
+      };
+      if (transparent && svc.vip) ob.vip = svc.vip;
+      const exposed = inst.expose?.find((e) => e.service === key(svc) && e.port === sp.port);
+      if (exposed)
+        ob.listen =
+          'path' in exposed.listen ? { port: 0, path: exposed.listen.path } : { port: exposed.listen.port };
+      if (http) {
+        const httpRoutes = attached.filter((a) => a.kind !== 'TCPRoute');
+        if (httpRoutes.length > 0) {
+          for (const a of httpRoutes) {
+            ob.routes?.push(...a.routes);
+            for (const ref of a.backendRefs) {
+              const t = portOf.get(serviceBackendName(ref));
+              addBackend(
+                serviceBackendName(ref),
+                t ? backendProtocol(t.sp.protocol) : backendProtocol(sp.protocol),
+              );
+            }
+          }
+        } else {
+          ob.routes?.push({ name: 'default', backends: [{ backend: name }] });
+          addBackend(name, backendProtocol(sp.protocol));
+        }
+      }
+      if (tcp) {
+        const tcpRoute = attached.find((a) => a.kind === 'TCPRoute');
+        if (tcpRoute) {
+          for (const wb of tcpRoute.tcpBackends) {
+            ob.tcpBackends?.push({ ...wb, backend: wb.backend + TCP_SUFFIX });
+            addBackend(wb.backend + TCP_SUFFIX, 'tcp');
+          }
+        } else {
+          ob.tcpBackends?.push({ backend: name + TCP_SUFFIX });
+          addBackend(name + TCP_SUFFIX, 'tcp');
+        }
+      }
+      outbound.push(ob);
+    }
+  }
+
+  const view: ProxyConfigInput = {
+    node: { id: inst.id, workload: inst.workload, namespace: inst.namespace },
+    admin:
+      inst.sidecar.mode === 'transparent'
+        ? { address: '127.0.0.1', port: 15000, path: inst.sidecar.adminSocket }
+        : { address: '127.0.0.1', port: inst.sidecar.adminPort, path: inst.sidecar.adminSocket },
+    inbound: inboundOf(inst, model.services),
+    outbound,
+    backends: [...backends.values()].sort((a, b) => a.name.localeCompare(b.name)),
+  };
+  if (inst.sidecar.mode === 'transparent') view.interception = {};
+  else view.httpProxy = { address: '127.0.0.1', port: inst.sidecar.httpProxyPort };
+  return view;
+}
+
+const key = (s: { namespace: string; name: string }) => `${s.namespace}/${s.name}`;
+
+/**
+ * GAMMA: routes in the client's own namespace (consumer routes) win over routes in the service's
+ * namespace (producer routes) for that client; routes elsewhere do not apply. Oldest first, then by name.
+ */
+export function chooseAttachments(
+  all: readonly RouteAttachment[],
+  svc: ServiceModel,
+  port: number,
+  clientNamespace: string,
+): RouteAttachment[] {
+  const forPort = all.filter(
+    (a) =>
+      a.service.namespace === svc.namespace &&
+      a.service.name === svc.name &&
+      (a.port === undefined || a.port === port),
+  );
+  const consumer =
+    clientNamespace !== svc.namespace ? forPort.filter((a) => a.namespace === clientNamespace) : [];
+  const chosen = consumer.length > 0 ? consumer : forPort.filter((a) => a.namespace === svc.namespace);
+  return chosen.sort((a, b) =>
+    a.order.created === b.order.created
+      ? a.order.key.localeCompare(b.order.key)
+      : a.order.created < b.order.created
+        ? -1
+        : 1,
+  );
+}
+
+/** One inbound entry per application port, with the protocol of the service port that targets it. */
+function inboundOf(
+  inst: InstanceModel,
+  services: readonly ServiceModel[],
+): NonNullable<ProxyConfigInput['inbound']> {
+  // Keyed by containerPort: what services target and what intercepted connections were addressed to.
+  const ports = new Map<number, PortProtocol | undefined>();
+  for (const p of inst.ports) ports.set(p.containerPort, undefined);
+  for (const svc of services) {
+    if (svc.namespace !== inst.namespace || !selects(svc.selector, inst.labels)) continue;
+    for (const sp of svc.ports) {
+      const port = targetPortOf(inst, sp);
+      if (port !== undefined && ports.get(port) === undefined) ports.set(port, sp.protocol);
+    }
+  }
+  return [...ports.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([port, protocol]) => {
+      const declared = inst.ports.find((p) => p.containerPort === port);
+      const explicit = inst.sidecar.mode === 'explicit' ? declared?.inboundPort : undefined;
+      return {
+        name: `inbound-${port}`,
+        // Detection serves HTTP/1, HTTP/2 and TCP alike; a port declared TCP skips the wait for a first
+        // byte that server-first protocols (MySQL, SMTP) would never send.
+        protocol: protocol === 'tcp' ? ('tcp' as const) : ('detect' as const),
+        target: { address: '127.0.0.1', port: declared?.port ?? port },
+        ...(explicit !== undefined ? { listen: { address: '127.0.0.1', port: explicit } } : {}),
+      };
+    })
+    .filter((ib) => inst.sidecar.mode === 'transparent' || ib.listen !== undefined);
+}

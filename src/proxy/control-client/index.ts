@@ -1,0 +1,3 @@
+export * from './backoff.ts';
+export * from './client.ts';
+export * from './target.ts';
