@@ -34,8 +34,8 @@ const wallNow = () => performance.timeOrigin + performance.now();
 type FromChild =
   | { type: 'ready'; socket: string; viewBytes: number }
   | { type: 'changed'; round: number; at: number }
-  | { type: 'all-acked'; round: number; at: number }
-  | { type: 'memory'; rssMB: number; heapUsedMB: number; heapTotalMB: number };
+  | { type: 'all-acked'; round: number; at: number; cpuMs: number }
+  | { type: 'memory'; heapUsedMB: number };
 
 type ToChild = { type: 'change'; round: number; expectAcks: number } | { type: 'memory' };
 
@@ -123,22 +123,25 @@ async function runChild(proxies: number, services: number, socket: string): Prom
   send({ type: 'ready', socket, viewBytes: JSON.stringify(views.view('node-0')).length });
   process.on('message', (m: ToChild) => {
     if (m.type === 'memory') {
-      const mu = process.memoryUsage();
-      const mb = (b: number) => Math.round((b / 1048576) * 10) / 10;
-      send({ type: 'memory', rssMB: mb(mu.rss), heapUsedMB: mb(mu.heapUsed), heapTotalMB: mb(mu.heapTotal) });
+      send({ type: 'memory', heapUsedMB: Math.round(process.memoryUsage().heapUsed / 104857.6) / 10 });
       return;
     }
     const base = dist.totals().acked;
+    const cpu = process.cpuUsage();
     const at = wallNow();
     views.change(m.round);
     send({ type: 'changed', round: m.round, at });
-    // Poll the server's own count of acks: when did the control plane know that everyone has it?
+    // Poll the server's own count of acks, every millisecond so that polling takes little of the control
+    // plane's time: when did the control plane know that every proxy has the change?
     const poll = () => {
-      if (dist.totals().acked - base >= m.expectAcks)
-        send({ type: 'all-acked', round: m.round, at: wallNow() });
-      else setImmediate(poll);
+      if (dist.totals().acked - base < m.expectAcks) {
+        setTimeout(poll, 1);
+        return;
+      }
+      const used = process.cpuUsage(cpu);
+      send({ type: 'all-acked', round: m.round, at: wallNow(), cpuMs: (used.user + used.system) / 1000 });
     };
-    setImmediate(poll);
+    setTimeout(poll, 1);
   });
   process.on('disconnect', () => process.exit(0));
 }
@@ -154,10 +157,12 @@ interface Result {
   p50: number;
   p99: number;
   max: number;
+  /** Per change: until the control plane had every ack, and the CPU time it used meanwhile. */
   allAckedAtControlMs: number[];
-  controlRssMB: number;
-  controlRssAnonMB: number;
-  controlHeapUsedMB: number;
+  controlCpuMs: number[];
+  /** The control plane's memory once all are synced, before any change, and after the changes. */
+  synced: { rssAnonMB: number; rssMB: number; heapUsedMB: number };
+  after: { rssAnonMB: number; rssMB: number; heapUsedMB: number };
 }
 
 async function measure(proxies: number, services: number, rounds: number): Promise<Result> {
@@ -206,9 +211,18 @@ async function measure(proxies: number, services: number, rounds: number): Promi
     await Promise.all(clients.map((c) => c.onFirstConfig));
     const connectAllSyncedMs = performance.now() - t0;
     await new Promise((r) => setTimeout(r, 200));
+    const readMemory = async () => {
+      const reply = next<Extract<FromChild, { type: 'memory' }>>('memory');
+      child.send({ type: 'memory' } satisfies ToChild);
+      const { heapUsedMB } = await reply;
+      const { rssAnonMB, rssMB } = treeMemory([child.pid as number]);
+      return { rssAnonMB, rssMB, heapUsedMB };
+    };
+    const synced = await readMemory();
 
     const samples: number[] = [];
     const allAckedAtControlMs: number[] = [];
+    const controlCpuMs: number[] = [];
     for (let r = 1; r <= rounds; r++) {
       round = r;
       ackedInRound = 0;
@@ -221,12 +235,10 @@ async function measure(proxies: number, services: number, rounds: number): Promi
       while (ackedInRound < proxies) await new Promise((res) => setTimeout(res, 5));
       for (const t of acked) samples.push(t - at);
       allAckedAtControlMs.push(done.at - at);
+      controlCpuMs.push(done.cpuMs);
       await new Promise((res) => setTimeout(res, 200));
     }
-    const memoryReply = next<Extract<FromChild, { type: 'memory' }>>('memory');
-    child.send({ type: 'memory' } satisfies ToChild);
-    const memory = await memoryReply;
-    const proc = treeMemory([child.pid as number]);
+    const after = await readMemory();
     const s = summarise(samples);
     return {
       proxies,
@@ -237,9 +249,9 @@ async function measure(proxies: number, services: number, rounds: number): Promi
       p99: s.p99,
       max: s.max,
       allAckedAtControlMs,
-      controlRssMB: memory.rssMB,
-      controlRssAnonMB: proc.rssAnonMB,
-      controlHeapUsedMB: memory.heapUsedMB,
+      controlCpuMs,
+      synced,
+      after,
     };
   } finally {
     await Promise.all(clients.map((c) => c.close()));
@@ -257,7 +269,9 @@ function table(results: Result[]): string {
       'connect, all synced (ms)',
       'change→ack p50 / p99 / max (ms)',
       'all acked at control (ms, max)',
-      'control RSS / RssAnon / heap (MB)',
+      'control CPU per change (ms)',
+      'control RssAnon synced / after (MB)',
+      'heap used synced / after (MB)',
     ],
     ...results.map((r) => [
       String(r.proxies),
@@ -265,7 +279,9 @@ function table(results: Result[]): string {
       String(r.connectAllSyncedMs),
       `${r.p50.toFixed(0)} / ${r.p99.toFixed(0)} / ${r.max.toFixed(0)}`,
       String(Math.round(Math.max(...r.allAckedAtControlMs))),
-      `${r.controlRssMB} / ${r.controlRssAnonMB} / ${r.controlHeapUsedMB}`,
+      String(Math.round(r.controlCpuMs.reduce((a, b) => a + b, 0) / r.controlCpuMs.length)),
+      `${r.synced.rssAnonMB} / ${r.after.rssAnonMB}`,
+      `${r.synced.heapUsedMB} / ${r.after.heapUsedMB}`,
     ]),
   ];
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));

@@ -11,7 +11,7 @@ import { ControlPlane } from '../control/control-plane.ts';
 import type { ImageEntry, ImageResolver } from '../control/translate/kubernetes/workloads.ts';
 import { imageRepository } from '../control/translate/kubernetes/workloads.ts';
 import { createLogger, type LogLevel } from '../core/index.ts';
-import { SAMPLE_IMAGES } from '../samples/images.ts';
+import { sampleForImage } from '../samples/images.ts';
 
 export function registerControl(program: Command): void {
   program
@@ -95,7 +95,7 @@ async function runControl(opts: ControlOptions): Promise<void> {
 
 /** The built-in stand-ins for sample images, then the user's mapping file (which wins). */
 export function createImageResolver(mapFile: string | undefined): ImageResolver {
-  const table = new Map<string, ImageEntry>(Object.entries(SAMPLE_IMAGES as Record<string, ImageEntry>));
+  const table = new Map<string, ImageEntry>();
   if (mapFile) {
     const text = fs.readFileSync(mapFile, 'utf8');
     const doc = parse(text) as { images?: Record<string, ImageEntry> } | null;
@@ -110,5 +110,16 @@ export function createImageResolver(mapFile: string | undefined): ImageResolver 
     }
   }
   const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
-  return { lookup: (image) => table.get(imageRepository(image)), root, node: process.execPath };
+  return {
+    lookup: (image) => {
+      const own = table.get(imageRepository(image));
+      if (own) return own;
+      const sample = sampleForImage(image);
+      return sample
+        ? { program: sample.program, useCommand: sample.useCommand, env: { ...sample.env } }
+        : undefined;
+    },
+    root,
+    node: process.execPath,
+  };
 }

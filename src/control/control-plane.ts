@@ -138,9 +138,15 @@ export class ControlPlane {
     socket.once('data', (chunk: Buffer) => {
       socket.pause();
       socket.unshift(chunk);
-      const h2 = chunk.subarray(0, H2_PREFACE.length).equals(H2_PREFACE);
-      (h2 ? this.#h2 : this.#h1).emit('connection', socket);
-      socket.resume();
+      const n = Math.min(chunk.length, H2_PREFACE.length);
+      const h2 = chunk.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
+      // HTTP/2 reads from the handle itself (after the unshifted bytes), so that socket stays paused; the
+      // HTTP/1 server only listens for 'data', which an explicitly paused socket does not emit.
+      if (h2) this.#h2.emit('connection', socket);
+      else {
+        this.#h1.emit('connection', socket);
+        socket.resume();
+      }
     });
   }
 

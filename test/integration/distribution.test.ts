@@ -482,7 +482,8 @@ describe('distribution server edge cases (raw protocol client)', () => {
 describe('liveness and reconnects', () => {
   test('a silent connection is detected by PING on both sides; the proxy reconnects and resyncs', async () => {
     const views = new ViewMap();
-    const cp = await startControlPlane(views, {}, { keepalive: { intervalMs: 100, timeoutMs: 400 } });
+    // Timeouts well above a loaded machine's event-loop stalls, so a slow CI run does not flap.
+    const cp = await startControlPlane(views, {}, { keepalive: { intervalMs: 100, timeoutMs: 800 } });
     // A relay that can stop forwarding on the connections it holds, like a network path that vanished.
     const pairs: Array<[net.Socket, net.Socket]> = [];
     const relay = net.createServer((down) => {
@@ -500,7 +501,7 @@ describe('liveness and reconnects', () => {
       target: `http://127.0.0.1:${relayPort}`,
       node: 'n/live',
       logger: testLogger,
-      keepalive: { intervalMs: 100, timeoutMs: 400 },
+      keepalive: { intervalMs: 100, timeoutMs: 800 },
       currentVersion: () => running,
       apply: async (c) => {
         running = (c as { version: string }).version;
@@ -511,7 +512,7 @@ describe('liveness and reconnects', () => {
       await client.onFirstConfig;
       await waitFor('synced', () => cp.dist.proxy('n/live')?.state === 'synced');
       // Quiet for longer than the timeout, but PINGs answered: nothing is dropped.
-      await sleep(700);
+      await sleep(1200);
       assert.equal(cp.dist.proxy('n/live')?.counters.connects, 1);
       assert.equal(client.connected(), true);
       for (const [down, up] of pairs) {

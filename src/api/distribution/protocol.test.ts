@@ -149,7 +149,11 @@ describe('contentVersion', () => {
     cyclic.self = cyclic;
     assert.throws(() => canonicalJson(cyclic), TypeError);
     assert.throws(() => canonicalJson({ n: 1n }), TypeError);
-    // A shared (not cyclic) object is fine.
+    // A shared (not cyclic) object is fine, with or without a memo.
+    const memo = new WeakMap<object, string>();
+    const big = { services: [{ name: 'a', port: 1 }], labels: { z: '1', a: '2' } };
+    assert.equal(canonicalJson({ x: big, y: [big] }, memo), canonicalJson({ x: big, y: [big] }));
+    assert.equal(memo.get(big), '{"labels":{"a":"2","z":"1"},"services":[{"name":"a","port":1}]}');
     const shared = { x: 1 };
     assert.equal(canonicalJson({ a: shared, b: shared }), '{"a":{"x":1},"b":{"x":1}}');
   });

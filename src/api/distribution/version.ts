@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
  * one per view. Only for values that are never mutated afterwards.
  */
 export function canonicalJson(value: unknown, memo?: WeakMap<object, string>): string {
-  return encode(value, memo, new Set()) ?? 'null';
+  return encode(value, memo, 0) ?? 'null';
 }
 
 /** sha256 of the canonical JSON of `config`, as 16 hex characters (64 bits: ample for one mesh). */
@@ -32,11 +32,14 @@ export function versionOfCanonical(canonical: string): string {
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 const quote = (s: string) => (NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`);
 
+/** Nesting deeper than any config: past it, the value is taken to be cyclic (cheaper than tracking). */
+const MAX_DEPTH = 1000;
+
 /** The value's JSON; undefined for what JSON.stringify omits (undefined, functions, symbols). */
 function encode(
   value: unknown,
   memo: WeakMap<object, string> | undefined,
-  stack: Set<object>,
+  depth: number,
 ): string | undefined {
   switch (typeof value) {
     case 'string':
@@ -45,40 +48,44 @@ function encode(
       return Number.isFinite(value) ? String(value) : 'null';
     case 'boolean':
       return value ? 'true' : 'false';
+    case 'object':
+      break;
     case 'bigint':
       throw new TypeError('canonicalJson: a BigInt has no JSON form');
-    case 'undefined':
-    case 'function':
-    case 'symbol':
+    default:
       return undefined;
   }
   if (value === null) return 'null';
   if (typeof (value as { toJSON?: unknown }).toJSON === 'function')
-    return encode((value as { toJSON(): unknown }).toJSON(), memo, stack);
-  const obj = value as object;
-  const known = memo?.get(obj);
+    return encode((value as { toJSON(): unknown }).toJSON(), memo, depth);
+  const known = memo?.get(value);
   if (known !== undefined) return known;
-  if (stack.has(obj)) throw new TypeError('canonicalJson: the value has a cycle');
-  stack.add(obj);
+  if (depth > MAX_DEPTH) throw new TypeError('canonicalJson: the value is cyclic or nested too deeply');
+  // Plain concatenation measured faster here than collecting parts and joining them.
   let out: string;
-  if (Array.isArray(obj)) {
+  if (Array.isArray(value)) {
     out = '[';
-    for (let i = 0; i < obj.length; i++) out += `${i > 0 ? ',' : ''}${encode(obj[i], memo, stack) ?? 'null'}`;
+    for (let i = 0; i < value.length; i++) {
+      if (i > 0) out += ',';
+      out += encode(value[i], memo, depth + 1) ?? 'null';
+    }
     out += ']';
   } else {
-    const keys = Object.keys(obj);
+    const keys = Object.keys(value);
     if (keys.length > 1) keys.sort();
     out = '{';
     let first = true;
     for (const key of keys) {
-      const v = encode((obj as Record<string, unknown>)[key], memo, stack);
+      const v = encode((value as Record<string, unknown>)[key], memo, depth + 1);
       if (v === undefined) continue;
-      out += `${first ? '' : ','}${quote(key)}:${v}`;
+      if (!first) out += ',';
+      out += quote(key);
+      out += ':';
+      out += v;
       first = false;
     }
     out += '}';
   }
-  stack.delete(obj);
-  memo?.set(obj, out);
+  memo?.set(value, out);
   return out;
 }

@@ -25,9 +25,12 @@ import {
   type SyncStateName,
 } from '../../api/distribution/index.ts';
 import type { Logger } from '../../core/index.ts';
-import { type RenderedView, renderView, sentConfig, type ViewSource } from './view.ts';
+import { lineOf, type RenderedView, renderView, sentConfig, type ViewSource } from './view.ts';
 
 const { NGHTTP2_CANCEL, NGHTTP2_PROTOCOL_ERROR } = http2.constants;
+
+/** Proxies handled per turn of the event loop when a change is distributed. */
+const FLUSH_BATCH = 64;
 
 export interface DistributionServerOptions {
   views: ViewSource;
@@ -126,25 +129,53 @@ export function createDistributionServer(options: DistributionServerOptions): Di
   const memo = new WeakMap<object, string>();
   let closed = false;
   let debounce: NodeJS.Timeout | undefined;
+  /** A pass over the connected proxies is running; `again`: a change arrived during it. */
+  let flushing = false;
+  let again = false;
 
   const unsubscribe = views.onChange(() => {
-    if (debounce !== undefined || closed) return;
+    if (closed) return;
+    if (flushing) again = true;
     // A fixed window from the first change, not one restarted by every change: a steady trickle of
     // changes must not postpone distribution indefinitely.
-    debounce = setTimeout(flush, debounceMs);
+    else if (debounce === undefined) debounce = setTimeout(flush, debounceMs);
   });
 
   const sweeper = setInterval(sweep, Math.max(10, Math.min(keepalive.intervalMs, helloTimeoutMs) / 2));
   sweeper.unref();
 
+  /**
+   * Recomputes the views of the connected proxies and sends what changed, in batches with a turn of the
+   * event loop between them: with a thousand proxies a pass takes a few hundred milliseconds, during
+   * which acks, hellos and API requests are still served, and the first proxies are not held back
+   * until the last view is rendered. A change during a pass starts another pass after it.
+   */
   function flush(): void {
     debounce = undefined;
-    for (const record of records.values()) {
-      const conn = record.conn;
-      if (conn === undefined || !conn.helloed) continue;
-      refreshView(record);
-      sync(conn);
-    }
+    flushing = true;
+    const pending = [...records.values()];
+    let i = 0;
+    const step = () => {
+      if (closed) return;
+      const end = Math.min(pending.length, i + FLUSH_BATCH);
+      for (; i < end; i++) {
+        const record = pending[i] as NodeRecord;
+        const conn = record.conn;
+        if (conn === undefined || !conn.helloed) continue;
+        refreshView(record);
+        sync(conn);
+      }
+      if (i < pending.length) {
+        setImmediate(step);
+        return;
+      }
+      flushing = false;
+      if (again) {
+        again = false;
+        debounce = setTimeout(flush, debounceMs);
+      }
+    };
+    step();
   }
 
   function refreshView(record: NodeRecord): void {
@@ -181,17 +212,23 @@ export function createDistributionServer(options: DistributionServerOptions): Di
     if (conn.closed || !conn.helloed) return;
     const record = conn.record;
     const view = record.view;
-    if (view === undefined || view.version === conn.has || view.version === conn.written) return;
+    if (view === undefined) return;
+    if (view.version === conn.has || view.version === conn.written) {
+      view.line = undefined;
+      return;
+    }
     if (conn.blocked) {
       conn.resync = true;
       return;
     }
+    const line = lineOf(view, memo);
+    view.line = undefined;
     conn.written = view.version;
     record.lastSent = view;
     record.sentAt = now();
     record.counters.sent++;
     totals.sent++;
-    if (!conn.stream.write(view.line)) conn.blocked = true;
+    if (!conn.stream.write(line)) conn.blocked = true;
   }
 
   function onMessage(conn: Connection, message: ProxyMessage): void {

@@ -1,7 +1,9 @@
 /**
  * A view as the distribution server holds it: its content version and the exact line that carries it.
  * The canonical JSON that is hashed for the version is also what is sent, with `version` spliced in as
- * the first key, so a view is serialised once however many times it is written.
+ * the first key, so a change costs one serialisation per view. The line is dropped once written (a
+ * control plane with 1000 proxies would otherwise hold 1000 serialised views) and rendered again from
+ * the input in the rare case it is needed later.
  */
 import { canonicalJson, versionOfCanonical } from '../../api/distribution/index.ts';
 
@@ -22,8 +24,8 @@ export interface RenderedView {
   /** What `ViewSource.view` returned; compared by reference to skip work. */
   input: unknown;
   version: string;
-  /** The `config` message, newline included. */
-  line: string;
+  /** The `config` message, newline included; undefined once written (see `lineOf`). */
+  line: string | undefined;
 }
 
 /** Renders a view; `memo` keeps the JSON of objects shared between views (see canonicalJson). */
@@ -42,6 +44,11 @@ export function renderView(input: unknown, memo?: WeakMap<object, string>): Rend
   const withVersion =
     canonical === '{}' ? `{"version":${quoted}}` : `{"version":${quoted},${canonical.slice(1)}`;
   return { input, version, line: configLine(version, withVersion) };
+}
+
+/** The view's line, rendered again if it was dropped. */
+export function lineOf(view: RenderedView, memo?: WeakMap<object, string>): string {
+  return view.line ?? (renderView(view.input, memo).line as string);
 }
 
 /** The config as the proxy receives it, for `weft proxy-config`. */

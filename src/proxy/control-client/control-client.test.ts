@@ -40,7 +40,12 @@ describe('parseControlTarget', () => {
       port: 1234,
       authority: 'http://127.0.0.1:1234',
     });
-    assert.equal(parseControlTarget('http://[::1]:99').host, '::1');
+    assert.deepEqual(parseControlTarget('http://[::1]:99'), {
+      kind: 'tcp',
+      host: '::1',
+      port: 99,
+      authority: 'http://[::1]:99',
+    });
   });
 
   test('anything else is refused with the accepted forms', () => {

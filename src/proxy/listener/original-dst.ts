@@ -8,6 +8,7 @@
  */
 import { createRequire } from 'node:module';
 import type net from 'node:net';
+import { join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export interface OriginalDestination {
@@ -20,9 +21,17 @@ interface Addon {
   get(fd: number): [address: string, port: number, family: 4 | 6] | undefined;
 }
 
-const addonPath = fileURLToPath(
-  new URL('../../../native/original-dst/build/original-dst.node', import.meta.url),
-);
+const ADDON = 'native/original-dst/build/original-dst.node';
+/**
+ * The addon lives in the checkout; a proxy started from the type-stripped cache (bin/strip-cache.js,
+ * node_modules/.cache/weft-js/<key>/src/...) finds it from the checkout root above node_modules.
+ */
+const addonPath = ((): string => {
+  const here = fileURLToPath(import.meta.url);
+  const cache = here.lastIndexOf(`${sep}node_modules${sep}.cache${sep}`);
+  if (cache !== -1) return join(here.slice(0, cache), ADDON);
+  return fileURLToPath(new URL(`../../../${ADDON}`, import.meta.url));
+})();
 
 let loaded: { addon: Addon } | { error: string } | undefined;
 

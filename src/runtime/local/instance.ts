@@ -77,7 +77,7 @@ export class InstanceRunner {
     } catch (err) {
       this.phase = 'failed';
       this.error = (err as Error).message;
-      this.#ctx.logger.error('instance failed to start', { instance: this.id, error: this.error });
+      this.#ctx.logger.debug('instance failed to start', { instance: this.id, error: this.error });
       report();
     }
   }

@@ -4,6 +4,7 @@
  * plane reads (as the kubelet reports pods), keeps each namespace's hosts file in step with the services,
  * and on stop removes every process, namespace and file it made.
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { InstanceModel, WorkloadModel } from '../../api/runtime/types.ts';
@@ -19,9 +20,9 @@ import {
 import { getJson } from './api-client.ts';
 import { ControlProcess } from './control-process.ts';
 import { EdgeForwarder } from './edge.ts';
-import { freePort, InstanceRunner } from './instance.ts';
+import { freePort, InstanceRunner, PROXY_UID } from './instance.ts';
 import { type RunInfo, runsBaseDir, writeRunInfo } from './paths.ts';
-import { sleep } from './processes.ts';
+import { sleep, WEFT_BIN } from './processes.ts';
 
 export interface RuntimeOptions {
   files: string[];
@@ -106,7 +107,16 @@ export class LocalRuntime {
     const o = this.#o;
     fs.mkdirSync(this.stateDir, { recursive: true });
     this.#writeRunInfo();
-    if (o.transparent) await createHub(this.runId);
+    if (o.transparent) {
+      await createHub(this.runId);
+      // Sidecars run as uid 1337 and cannot write the type-stripped code cache (bin/strip-cache.js):
+      // fill it now, as root, so they start from it.
+      spawnSync(process.execPath, [WEFT_BIN, 'proxy', '--help'], { stdio: 'ignore' });
+      // Sidecars (uid 1337) create their admin and edge sockets here.
+      const sidecars = path.join(this.dir, 'sidecars');
+      fs.mkdirSync(sidecars, { recursive: true });
+      fs.chownSync(sidecars, PROXY_UID, PROXY_UID);
+    }
     this.#control = new ControlProcess({
       files: o.files,
       stateDir: this.stateDir,
