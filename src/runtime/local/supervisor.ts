@@ -112,6 +112,7 @@ export class LocalRuntime {
       // Sidecars run as uid 1337 and cannot write the type-stripped code cache (bin/strip-cache.js):
       // fill it now, as root, so they start from it.
       spawnSync(process.execPath, [WEFT_BIN, 'proxy', '--help'], { stdio: 'ignore' });
+      assertTraversable(this.dir);
       // Sidecars (uid 1337) create their admin and edge sockets here.
       const sidecars = path.join(this.dir, 'sidecars');
       fs.mkdirSync(sidecars, { recursive: true });
@@ -344,5 +345,17 @@ export class LocalRuntime {
         this.#o.logger.error('cleanup failed', { error: (err as Error).message }),
       );
     fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Sidecars run as uid 1337: every folder above the run's must let others through (o+x). */
+function assertTraversable(dir: string): void {
+  for (let d = path.dirname(dir); d !== path.dirname(d); d = path.dirname(d)) {
+    if ((fs.statSync(d).mode & 0o001) === 0) {
+      throw new Error(
+        `the sidecars (uid ${PROXY_UID}) cannot reach ${dir}: ${d} is not searchable by others; ` +
+          `run \`chmod o+x ${d}\` or choose another folder with WEFT_RUN_DIR`,
+      );
+    }
   }
 }
