@@ -66,6 +66,9 @@ function checkLayering(edges: readonly ImportEdge[]): Violation[] {
     if (within(from, 'src/core') && !within(target, 'src/core')) add('core imports nothing of ours');
     if (within(from, 'src/api') && !within(target, 'src/api') && !within(target, 'src/core'))
       add('api imports only core');
+    // The local runtime talks to the control plane over HTTP and files (src/api/runtime is the contract).
+    if (within(from, 'src/runtime') && (within(target, 'src/control') || within(target, 'src/proxy')))
+      add('runtime reaches control and proxy only through src/api');
 
     const own = filterFolder(from);
     if (own !== undefined) {
@@ -148,6 +151,13 @@ describe('checkLayering (proves the checker can fail)', () => {
     assert.deepEqual(rulesFor('src/control/sources/file/watch.ts', '../../../proxy/index.ts'), [
       'control must not import proxy',
     ]);
+  });
+
+  test('runtime importing control or proxy', () => {
+    const rule = 'runtime reaches control and proxy only through src/api';
+    assert.deepEqual(rulesFor('src/runtime/local/supervisor.ts', '../../control/index/index.ts'), [rule]);
+    assert.deepEqual(rulesFor('src/runtime/local/instance.ts', '../../proxy/proxy.ts'), [rule]);
+    assert.deepEqual(rulesFor('src/runtime/local/instance.ts', '../../api/runtime/types.ts'), []);
   });
 
   test('core importing anything of ours outside core', () => {
