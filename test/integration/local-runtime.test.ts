@@ -137,6 +137,25 @@ for (const mode of ['transparent', 'explicit'] as const) {
       await mesh.waitSynced(undefined, 15_000);
     });
 
+    test('a second run at the same time does not collide with the first', async () => {
+      const second = await startMesh({
+        files: [path.join(FIXTURES, 'mesh.yaml')],
+        args: mode === 'explicit' ? ['--explicit'] : [],
+      });
+      try {
+        assert.notEqual(second.runId, mesh.runId);
+        const [a, b] = await Promise.all([load(mesh, 100), load(second, 100)]);
+        assert.equal(a.failed + b.failed, 0, JSON.stringify([a.errors, b.errors]));
+        // The second run has no route: both versions answer; the first keeps its header route (v1 here).
+        assert.ok((b.byVersion.v2 ?? 0) > 0 && (b.byVersion.v1 ?? 0) > 0, JSON.stringify(b.byVersion));
+        assert.deepEqual(a.byVersion, { v1: 100 });
+      } finally {
+        assert.equal(await second.stop('SIGINT'), 0);
+      }
+      const after = await load(mesh, 50);
+      assert.equal(after.failed, 0, JSON.stringify(after.errors));
+    });
+
     test('Ctrl-C removes every process, namespace and file of the run', async () => {
       const info = mesh.info();
       const pids = [info.controlPid, ...info.instances.flatMap((i) => [i.pids.app, i.pids.proxy])].filter(

@@ -74,17 +74,28 @@ export class EdgeForwarder {
     return `http://127.0.0.1:${this.#hostPort}/`;
   }
 
+  /** Takes the host port; when it is in use (another run, another program), a free one instead. */
   async listen(): Promise<void> {
     if (!this.#server) {
-      // Explicit mode: the edge sidecar listens on the host port itself; pick it now.
-      if (this.#hostPort === 0) this.#hostPort = await freePort();
+      // Explicit mode: the edge sidecar listens on the host port itself; check it is free, or pick one.
+      if (this.#hostPort === 0 || !(await portFree(this.#hostPort))) this.#hostPort = await freePort();
       return;
     }
     const server = this.#server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.#hostPort, '127.0.0.1', () => resolve());
-    });
+    const bind = (port: number) =>
+      new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, '127.0.0.1', () => {
+          server.removeListener('error', reject);
+          resolve();
+        });
+      });
+    try {
+      await bind(this.#hostPort);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+      await bind(0);
+    }
     this.#hostPort = (server.address() as net.AddressInfo).port;
   }
 
@@ -92,4 +103,12 @@ export class EdgeForwarder {
     this.#server?.close();
     for (const s of this.#sockets) s.destroy();
   }
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
 }
