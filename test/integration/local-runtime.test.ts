@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { canRunTransparent, type Mesh, ROOT, startMesh } from '../support/mesh.ts';
@@ -45,18 +46,59 @@ function alive(pid: number | undefined): boolean {
   }
 }
 
+/**
+ * A workload that calls the mesh the moment it starts and again when it is told to stop, writing the
+ * status codes to files: a redirect route answers without any endpoint, so only the sidecar matters.
+ */
+function lifecycleWorkload(dir: string): string {
+  const call = (file: string) =>
+    `curl -s -m 5 -o /dev/null -w '%{http_code}' http://redirector:8080/ > ${path.join(dir, file)}`;
+  return `
+apiVersion: v1
+kind: Service
+metadata: { name: redirector }
+spec:
+  ports: [{ name: http, port: 8080 }]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: redirector }
+spec:
+  parentRefs: [{ group: "", kind: Service, name: redirector, port: 8080 }]
+  rules:
+    - filters: [{ type: RequestRedirect, requestRedirect: { hostname: example.com, statusCode: 302 } }]
+---
+apiVersion: weft.dev/v1alpha1
+kind: Workload
+metadata: { name: lifecycle }
+spec:
+  command: [sh, -c, ${JSON.stringify(`${call('start')}; trap "${call('stop')}; exit 0" TERM; sleep 1000 & wait`)}]
+`;
+}
+
 for (const mode of ['transparent', 'explicit'] as const) {
   const skip = mode === 'transparent' ? canRunTransparent() : undefined;
   describe(`local runtime, ${mode} mode`, { skip }, () => {
     let mesh: Mesh;
+    const lifecycle = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-lifecycle-'));
     before(async () => {
+      fs.writeFileSync(path.join(lifecycle, 'lifecycle.yaml'), lifecycleWorkload(lifecycle));
       mesh = await startMesh({
-        files: [path.join(FIXTURES, 'mesh.yaml'), path.join(FIXTURES, 'bad-route.yaml')],
+        files: [
+          path.join(FIXTURES, 'mesh.yaml'),
+          path.join(FIXTURES, 'bad-route.yaml'),
+          path.join(lifecycle, 'lifecycle.yaml'),
+        ],
         args: mode === 'explicit' ? ['--explicit'] : [],
       });
     });
     after(async () => {
       if (mesh && mesh.child.exitCode === null) await mesh.stop();
+      fs.rmSync(lifecycle, { recursive: true, force: true });
+    });
+
+    test('an application starts only once its sidecar is ready: its very first request goes through', () => {
+      assert.equal(fs.readFileSync(path.join(lifecycle, 'start'), 'utf8'), '302');
     });
 
     test('the application calls a plain service name and reaches both versions', async () => {
@@ -165,6 +207,8 @@ for (const mode of ['transparent', 'explicit'] as const) {
       const code = await mesh.stop('SIGINT');
       assert.equal(code, 0, mesh.output());
       for (const pid of pids) assert.equal(alive(pid), false, `pid ${pid} still runs`);
+      // The application stopped first: on SIGTERM it still made a request through its sidecar.
+      assert.equal(fs.readFileSync(path.join(lifecycle, 'stop'), 'utf8'), '302');
       assert.equal(fs.existsSync(info.dir), false);
       if (mode === 'transparent') {
         const netns = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
