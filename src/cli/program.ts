@@ -7,6 +7,7 @@ import { registerDown } from './down.ts';
 import { registerExec } from './exec.ts';
 import { registerProxy } from './proxy.ts';
 import { registerStart } from './start.ts';
+import { registerStatus } from './status.ts';
 import { registerUp } from './up.ts';
 import { registerVersion, VERSION } from './version.ts';
 
@@ -23,6 +24,7 @@ export function createProgram(): Command {
   registerDown(program);
   registerApply(program);
   registerExec(program);
+  registerStatus(program);
   registerControl(program);
   registerProxy(program);
   registerStart(program);

@@ -7,8 +7,10 @@ import fs from 'node:fs';
 import type { Command } from 'commander';
 import { createLogger } from '../core/index.ts';
 import { originalDstAvailable } from '../proxy/listener/original-dst.ts';
+import { getJson } from '../runtime/local/api-client.ts';
 import { LocalRuntime } from '../runtime/local/supervisor.ts';
 import { findCommand } from '../runtime/network/index.ts';
+import { describeProblems, type ResourceStatus } from './status.ts';
 import { renderTable, streamLogs } from './up-view.ts';
 
 export interface UpOptions {
@@ -109,6 +111,10 @@ export async function runUp(
   }
   process.stderr.write('weft up: starting workloads (each sidecar first, then its application)…\n');
   await rt.waitSettled();
+  const problems = describeProblems(
+    await getJson<ResourceStatus[]>({ socketPath: rt.controlSocket }, '/api/v1/resources'),
+  );
+  if (problems) process.stderr.write(`weft up: some resources are not used:\n${problems}\n`);
   const failed = rt.instances().filter((r) => r.phase === 'failed');
   for (const f of failed) process.stderr.write(`weft up: ${f.id} failed: ${f.error}\n`);
   process.stdout.write(`${renderTable(rt, false)}\n`);

@@ -124,6 +124,12 @@ for (const mode of ['transparent', 'explicit'] as const) {
       assert.match(at, /bad-route\.yaml:10:\d+$/, JSON.stringify(bad));
       assert.equal(bad?.issues[0]?.code, 'CONFIG_SCHEMA');
       assert.ok(resources.filter((r) => r.state === 'accepted').length >= 6);
+      // `weft up` said so at start, and `weft status` says so now.
+      assert.match(mesh.output(), /bad-route\.yaml:10:\d+: HTTPRoute default\/broken invalid: CONFIG_SCHEMA/);
+      const status = await mesh.weft(['status', '--run', mesh.runId]);
+      assert.equal(status.code, 0, status.stderr);
+      assert.match(status.stdout, /bad-route\.yaml:10:\d+: HTTPRoute default\/broken invalid/);
+      assert.match(status.stdout, /default\/client-0 {2}synced/);
     });
 
     test('an HTTPRoute applied with weft apply reaches every proxy and splits 90/10 within ±5% over 1,000 requests', async () => {

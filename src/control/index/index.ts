@@ -63,7 +63,11 @@ export type RouteTranslator = (
   attachments: RouteAttachment[];
   statuses: Map<
     string,
-    { accepted: boolean; issues: Array<{ code: string; path: string; message: string }> }
+    {
+      accepted: boolean;
+      issues: Array<{ code: string; path: string; message: string }>;
+      notes?: Array<{ path: string; message: string }>;
+    }
   >;
 };
 
@@ -209,7 +213,18 @@ export class MeshIndex {
         const st = r.key ? out.statuses.get(keyString(r.key)) : undefined;
         if (!st) continue;
         const issues = st.issues.map((i) => ({ ...i, code: i.code as ConfigIssue['code'] }));
-        if (!st.accepted) this.#fail(r, issues);
+        if (!st.accepted && issues.length === 0) {
+          // Nothing wrong, but nothing for the mesh either (only Gateway parents): say why, as a note.
+          r.state = 'unsupported';
+          for (const n of st.notes ?? []) {
+            r.issues.push({
+              code: 'CONFIG_UNSUPPORTED',
+              path: n.path,
+              message: n.message,
+              at: this.#at(r, n.path),
+            });
+          }
+        } else if (!st.accepted) this.#fail(r, issues);
         else r.issues.push(...issues.map((i) => ({ ...i, at: this.#at(r, i.path) })));
       }
     }
