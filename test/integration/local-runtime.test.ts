@@ -36,6 +36,15 @@ async function load(mesh: Mesh, count: number, headers: string[] = [], concurren
   return JSON.parse(r.stdout.trim().split('\n').pop() as string) as LoadResult;
 }
 
+/** `weft apply -f <fixture>`, then wait until every proxy acked a new view. Returns apply's output. */
+async function applyAndSync(mesh: Mesh, fixture: string): Promise<string> {
+  const before = await mesh.versions();
+  const r = await mesh.weft(['apply', '--run', mesh.runId, '-f', path.join(FIXTURES, fixture)]);
+  assert.equal(r.code, 0, r.stderr);
+  await mesh.waitSynced(before);
+  return r.stdout;
+}
+
 function alive(pid: number | undefined): boolean {
   if (!pid) return false;
   try {
@@ -133,17 +142,8 @@ for (const mode of ['transparent', 'explicit'] as const) {
     });
 
     test('an HTTPRoute applied with weft apply reaches every proxy and splits 90/10 within ±5% over 1,000 requests', async () => {
-      const before = await mesh.versions();
-      const r = await mesh.weft([
-        'apply',
-        '--run',
-        mesh.runId,
-        '-f',
-        path.join(FIXTURES, 'routes/split-90-10.yaml'),
-      ]);
-      assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stdout, /httproute\/default\/echo (created|configured)/);
-      await mesh.waitSynced(before);
+      const out = await applyAndSync(mesh, 'routes/split-90-10.yaml');
+      assert.match(out, /httproute\/default\/echo (created|configured)/);
       const res = await load(mesh, 1000, [], 16);
       assert.equal(res.failed, 0, JSON.stringify(res.errors));
       const v2 = (res.byVersion.v2 ?? 0) / 1000;
@@ -151,16 +151,7 @@ for (const mode of ['transparent', 'explicit'] as const) {
     });
 
     test('a header match sends one user to v2 and everyone else to v1', async () => {
-      const before = await mesh.versions();
-      const r = await mesh.weft([
-        'apply',
-        '--run',
-        mesh.runId,
-        '-f',
-        path.join(FIXTURES, 'routes/jason-v2.yaml'),
-      ]);
-      assert.equal(r.code, 0, r.stderr);
-      await mesh.waitSynced(before);
+      await applyAndSync(mesh, 'routes/jason-v2.yaml');
       const jason = await load(mesh, 50, ['end-user: jason']);
       const others = await load(mesh, 50, ['end-user: mary']);
       assert.deepEqual(jason.byVersion, { v2: 50 });

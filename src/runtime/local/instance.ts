@@ -87,22 +87,13 @@ export class InstanceRunner {
     const w = this.workload;
     fs.mkdirSync(path.dirname(this.adminSocket), { recursive: true });
     const ports: InstanceModel['ports'] = [];
+    let sidecar: InstanceModel['sidecar'];
     if (ctx.transparent) {
       const n = await createInstanceNetns(ctx.runId, this.index, this.address);
       this.netns = n.netns;
       await applyInterceptionRules(n.netns, { ...DEFAULT_INTERCEPTION });
       for (const p of w.ports) ports.push({ name: p.name, containerPort: p.port, port: p.port });
-      this.model = {
-        id: this.id,
-        namespace: w.namespace,
-        workload: w.name,
-        labels: w.labels,
-        serviceAccount: w.serviceAccount,
-        address: this.address,
-        ports,
-        ready: false,
-        sidecar: { mode: 'transparent', adminSocket: this.adminSocket },
-      };
+      sidecar = { mode: 'transparent', adminSocket: this.adminSocket };
     } else {
       // Explicit mode: the application gets a port of its own (PORT) for its first declared port; more
       // ports keep their numbers, so only one replica of a multi-port workload fits on 127.0.0.1.
@@ -115,27 +106,29 @@ export class InstanceRunner {
         });
       }
       const httpProxyPort = await ctx.freePort();
-      this.model = {
-        id: this.id,
-        namespace: w.namespace,
-        workload: w.name,
-        labels: w.labels,
-        serviceAccount: w.serviceAccount,
-        address: '127.0.0.1',
-        ports,
-        ready: false,
-        sidecar: { mode: 'explicit', adminPort: 0, httpProxyPort, adminSocket: this.adminSocket },
-      };
+      sidecar = { mode: 'explicit', adminPort: 0, httpProxyPort, adminSocket: this.adminSocket };
       const proxyUrl = `http://127.0.0.1:${httpProxyPort}`;
+      const local = 'localhost,127.0.0.1';
       this.env = {
         HTTP_PROXY: proxyUrl,
         http_proxy: proxyUrl,
         NODE_USE_ENV_PROXY: '1',
-        NO_PROXY: 'localhost,127.0.0.1',
-        no_proxy: 'localhost,127.0.0.1',
+        NO_PROXY: local,
+        no_proxy: local,
       };
       if (ports[0]) this.env.PORT = String(ports[0].port);
     }
+    this.model = {
+      id: this.id,
+      namespace: w.namespace,
+      workload: w.name,
+      labels: w.labels,
+      serviceAccount: w.serviceAccount,
+      address: ctx.transparent ? this.address : '127.0.0.1',
+      ports,
+      ready: false,
+      sidecar,
+    };
     report();
     if (this.#stopping) return;
 
