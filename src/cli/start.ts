@@ -1,7 +1,7 @@
 /**
- * `weft start` (what `npm start` runs): a one-minute demo. Until the local runtime lands it starts the
- * bundled sample app (two versions of "echo") and a Weft proxy in front of it, then prints how to call
- * it. The proxy runs as its own process, exactly as `weft proxy` would.
+ * `weft start`: the smallest demo of the data plane alone: the bundled sample app (two versions of
+ * "echo") and one Weft proxy in front of it, no control plane, then how to call it. The proxy runs as its
+ * own process, exactly as `weft proxy` would. (`npm start` runs `weft demo`, the meshed application.)
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -18,7 +18,7 @@ export function registerStart(program: Command): void {
   program
     .command('start')
     .description(
-      'Run a demo: the sample "echo" app (v1 and v2) behind a Weft proxy, and print how to call it.',
+      'Run one proxy (no control plane) in front of the sample "echo" app (v1 and v2), and print how to call it.',
     )
     .option('--port <port>', 'local port the proxy listens on for the app', '15001')
     .option('--admin-port <port>', 'proxy admin port (/metrics, /config)', '15000')

@@ -1,5 +1,5 @@
 /**
- * `weft start` (what `npm start` runs) brings up the sample app behind a proxy and prints how to call it;
+ * `weft start` (one proxy, no control plane) brings up the sample app behind a proxy and prints how to call it;
  * what it prints must work. Ports are chosen by the command itself when the preferred ones are taken.
  */
 import assert from 'node:assert/strict';
