@@ -14,7 +14,9 @@
  * are `performance.timeOrigin + performance.now()` on one machine. Also printed: the time until the
  * control plane itself has seen every ack, and its memory once everything is synced.
  *
- * Runs standalone (not a section of bench/run.ts, whose sections compare proxies under wrk/h2load).
+ * Also the `control` section of `npm run bench` (bench/lib/control.ts), which imports `measurePropagation`
+ * from here; run standalone, this file prints its own table. The control plane child is always a fork of
+ * this file (`--child`), so the CLI below runs only when this file is the entry point.
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -26,6 +28,7 @@ import { createDistributionServer, type ViewSource } from '../src/control/distri
 import { silentLogger } from '../src/core/index.ts';
 import { type ControlClient, connectControlPlane } from '../src/proxy/control-client/index.ts';
 import { treeMemory } from './lib/proc-stats.ts';
+import { pinPids } from './lib/procs.ts';
 import { summarise } from './lib/stats.ts';
 
 const wallNow = () => performance.timeOrigin + performance.now();
@@ -149,8 +152,17 @@ async function runChild(proxies: number, services: number, socket: string): Prom
 // ---------------------------------------------------------------------------------------------------------
 // The simulated proxies and the report (this process).
 
-interface Result {
+export interface PropagationMemory {
+  rssAnonMB: number;
+  rssMB: number;
+  heapUsedMB: number;
+}
+
+/** One N: milliseconds throughout (the change→ack percentiles and the per-change figures to 0.1 ms). */
+export interface PropagationResult {
   proxies: number;
+  services: number;
+  rounds: number;
   viewKB: number;
   connectAllSyncedMs: number;
   samples: number;
@@ -160,14 +172,34 @@ interface Result {
   /** Per change: until the control plane had every ack, and the CPU time it used meanwhile. */
   allAckedAtControlMs: number[];
   controlCpuMs: number[];
-  /** The control plane's memory once all are synced, before any change, and after the changes. */
-  synced: { rssAnonMB: number; rssMB: number; heapUsedMB: number };
-  after: { rssAnonMB: number; rssMB: number; heapUsedMB: number };
+  /** The control plane's memory once all are synced, before any change, and 200 ms after the last one. */
+  synced: PropagationMemory;
+  after: PropagationMemory;
 }
 
-async function measure(proxies: number, services: number, rounds: number): Promise<Result> {
+export interface PropagationOptions {
+  /** Pin the control plane process (all its threads) to this core once it is up; undefined = no pinning. */
+  controlCore?: number | undefined;
+}
+
+const tenth = (v: number) => Math.round(v * 10) / 10;
+
+/**
+ * Starts a control plane child with a mesh of `services` services, connects `proxies` simulated proxies
+ * (in this process), changes one endpoint `rounds` times and measures every proxy's change→ack time. The
+ * child and the clients are gone when it returns or throws.
+ */
+export async function measurePropagation(
+  proxies: number,
+  services: number,
+  rounds: number,
+  opts: PropagationOptions = {},
+): Promise<PropagationResult> {
   const dir = mkdtempSync(join(tmpdir(), 'weft-bench-cp-'));
   const socket = join(dir, 'control.sock');
+  // Also when the bench exits mid-measurement (Ctrl-C in run.ts), where the finally below does not run.
+  const removeDir = () => rmSync(dir, { recursive: true, force: true });
+  process.once('exit', removeDir);
   const child: ChildProcess = fork(
     import.meta.filename,
     ['--child', '--proxies', String(proxies), '--services', String(services), '--socket', socket],
@@ -183,7 +215,14 @@ async function measure(proxies: number, services: number, rounds: number): Promi
     new Promise<T>((resolve) => waiting.set(key, resolve as (m: FromChild) => void));
   const clients: ControlClient[] = [];
   try {
-    const ready = await next<Extract<FromChild, { type: 'ready' }>>('ready');
+    const exited = new Promise<never>((_, reject) =>
+      child.once('exit', (code, signal) =>
+        reject(new Error(`the control plane child exited (${signal ?? code})`)),
+      ),
+    );
+    exited.catch(() => undefined);
+    const ready = await Promise.race([next<Extract<FromChild, { type: 'ready' }>>('ready'), exited]);
+    if (opts.controlCore !== undefined) pinPids([child.pid as number], opts.controlCore);
     // Per proxy: the time its apply ran, for the round being measured.
     let round = -1;
     const acked = new Float64Array(proxies);
@@ -230,8 +269,8 @@ async function measure(proxies: number, services: number, rounds: number): Promi
       const changed = next<Extract<FromChild, { type: 'changed' }>>(`changed:${r}`);
       const allAcked = next<Extract<FromChild, { type: 'all-acked' }>>(`all-acked:${r}`);
       child.send({ type: 'change', round: r, expectAcks: proxies } satisfies ToChild);
-      const { at } = await changed;
-      const done = await allAcked;
+      const { at } = await Promise.race([changed, exited]);
+      const done = await Promise.race([allAcked, exited]);
       while (ackedInRound < proxies) await new Promise((res) => setTimeout(res, 5));
       for (const t of acked) samples.push(t - at);
       allAckedAtControlMs.push(done.at - at);
@@ -242,14 +281,16 @@ async function measure(proxies: number, services: number, rounds: number): Promi
     const s = summarise(samples);
     return {
       proxies,
+      services,
+      rounds,
       viewKB: Math.round(ready.viewBytes / 102.4) / 10,
       connectAllSyncedMs: Math.round(connectAllSyncedMs),
       samples: samples.length,
-      p50: s.p50,
-      p99: s.p99,
-      max: s.max,
-      allAckedAtControlMs,
-      controlCpuMs,
+      p50: tenth(s.p50),
+      p99: tenth(s.p99),
+      max: tenth(s.max),
+      allAckedAtControlMs: allAckedAtControlMs.map(tenth),
+      controlCpuMs: controlCpuMs.map(tenth),
       synced,
       after,
     };
@@ -257,11 +298,12 @@ async function measure(proxies: number, services: number, rounds: number): Promi
     await Promise.all(clients.map((c) => c.close()));
     child.disconnect();
     await new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once('exit', r)));
-    rmSync(dir, { recursive: true, force: true });
+    removeDir();
+    process.off('exit', removeDir);
   }
 }
 
-function table(results: Result[]): string {
+function table(results: PropagationResult[]): string {
   const rows = [
     [
       'proxies',
@@ -293,43 +335,47 @@ function table(results: Result[]): string {
   ].join('\n');
 }
 
-const { values } = parseArgs({
-  options: {
-    child: { type: 'boolean', default: false },
-    proxies: { type: 'string', default: '100,1000' },
-    services: { type: 'string', default: '50' },
-    rounds: { type: 'string', default: '5' },
-    socket: { type: 'string' },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
-});
-const services = Number(values.services);
-if (values.help) {
-  process.stdout.write(
-    'Usage: node bench/control-propagation.ts [--proxies 100,1000] [--services 50] [--rounds 5]\n',
-  );
-} else if (values.child) {
-  await runChild(Number(values.proxies), services, values.socket as string);
-} else {
-  const counts = String(values.proxies)
-    .split(',')
-    .map((s) => Number(s.trim()));
-  const rounds = Number(values.rounds);
-  process.stderr.write(
-    `control-propagation: ${counts.join(', ')} proxies, ${services} services, ${rounds} changes each, ` +
-      `${availableParallelism()} cores (control plane in a child process; proxies here)\n`,
-  );
-  const results: Result[] = [];
-  for (const n of counts) {
-    process.stderr.write(`  ${n} proxies ...`);
-    const r = await measure(n, services, rounds);
-    process.stderr.write(` p99 ${r.p99.toFixed(0)} ms\n`);
-    results.push(r);
-  }
-  process.stdout.write(`${table(results)}\n`);
-  const worst = results.at(-1);
-  if (worst !== undefined)
+// The CLI: standalone (`node bench/control-propagation.ts`) or the control plane child (`--child`), never
+// when bench/lib/control.ts imports this file.
+if (import.meta.main) {
+  const { values } = parseArgs({
+    options: {
+      child: { type: 'boolean', default: false },
+      proxies: { type: 'string', default: '100,1000' },
+      services: { type: 'string', default: '50' },
+      rounds: { type: 'string', default: '5' },
+      socket: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const services = Number(values.services);
+  if (values.help) {
     process.stdout.write(
-      `target p99 < 1000 ms at ${worst.proxies} proxies: ${worst.p99 < 1000 ? 'PASS' : 'FAIL'} (${worst.p99.toFixed(0)} ms)\n`,
+      'Usage: node bench/control-propagation.ts [--proxies 100,1000] [--services 50] [--rounds 5]\n',
     );
+  } else if (values.child) {
+    await runChild(Number(values.proxies), services, values.socket as string);
+  } else {
+    const counts = String(values.proxies)
+      .split(',')
+      .map((s) => Number(s.trim()));
+    const rounds = Number(values.rounds);
+    process.stderr.write(
+      `control-propagation: ${counts.join(', ')} proxies, ${services} services, ${rounds} changes each, ` +
+        `${availableParallelism()} cores (control plane in a child process; proxies here)\n`,
+    );
+    const results: PropagationResult[] = [];
+    for (const n of counts) {
+      process.stderr.write(`  ${n} proxies ...`);
+      const r = await measurePropagation(n, services, rounds);
+      process.stderr.write(` p99 ${r.p99.toFixed(0)} ms\n`);
+      results.push(r);
+    }
+    process.stdout.write(`${table(results)}\n`);
+    const worst = results.at(-1);
+    if (worst !== undefined)
+      process.stdout.write(
+        `target p99 < 1000 ms at ${worst.proxies} proxies: ${worst.p99 < 1000 ? 'PASS' : 'FAIL'} (${worst.p99.toFixed(0)} ms)\n`,
+      );
+  }
 }

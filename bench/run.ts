@@ -1,8 +1,10 @@
 /**
  * `npm run bench`: the side-by-side benchmark of Weft against no proxy (the floor), nginx and haproxy, all
  * in front of the same upstream on loopback. The proxy under test gets core 0; the load generator, the
- * upstreams and this harness share core 1. Prints one table per protocol section and the status of Weft's
- * targets, and writes the figures to bench/results/<timestamp>.json and bench/results/latest.json.
+ * upstreams and this harness share core 1. The control section (lib/control.ts) runs once, with no target:
+ * the control plane on core 0 and simulated proxies in this harness on core 1. Prints one table per
+ * section and the status of the targets (Weft's and the control plane's), and writes the figures to
+ * bench/results/<timestamp>.json and bench/results/latest.json.
  * Every process it starts is ended on the way out, also on an error or Ctrl-C. See bench/README.md.
  */
 import { spawnSync } from 'node:child_process';
@@ -10,6 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { type ControlResult, runControlSection } from './lib/control.ts';
 import { createHaproxyTarget, haproxyBinary } from './lib/haproxy.ts';
 import { measureSection, type SectionResult, type Tools } from './lib/measure.ts';
 import { createNginxTarget, nginxBinary } from './lib/nginx.ts';
@@ -19,12 +22,19 @@ import { canPin, findBinary, killAllNow, pinSelf, stopAll, stopProcess } from '.
 import {
   type BenchReport,
   computeChecks,
+  controlChecks,
   formatReport,
   interferenceNotes,
   type Results,
   writeReport,
 } from './lib/report.ts';
-import type { Cores, StartContext, Target, TargetName } from './lib/types.ts';
+import {
+  type Cores,
+  isProtocolSection,
+  type StartContext,
+  type Target,
+  type TargetName,
+} from './lib/types.ts';
 import { createFloorTarget, type StartedUpstreams, startUpstreams } from './lib/upstream.ts';
 import { createWeftTarget } from './lib/weft.ts';
 
@@ -53,6 +63,7 @@ async function main(opts: Options): Promise<number> {
   const notes: string[] = [];
   const tmpDir = mkdtempSync(join(tmpdir(), 'weft-bench-'));
   let upstreams: StartedUpstreams | undefined;
+  const protocolSections = opts.sections.filter(isProtocolSection);
 
   let cancelled = false;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -102,16 +113,17 @@ async function main(opts: Options): Promise<number> {
       haproxy: version(haproxyBinary(), ['-v'], /HAProxy version \S+/),
       node: process.version,
     };
-    for (const [name, v] of Object.entries(toolVersions)) {
-      if (v === 'not installed') notes.push(`${name} not installed: run scripts/install-bench-deps.sh`);
+    // The control section needs none of these tools, and no upstream.
+    if (protocolSections.length > 0) {
+      for (const [name, v] of Object.entries(toolVersions)) {
+        if (v === 'not installed') notes.push(`${name} not installed: run scripts/install-bench-deps.sh`);
+      }
+      const useNginx = opts.upstream === 'nginx' || (opts.upstream === 'auto' && nginx !== undefined);
+      if (opts.upstream === 'nginx' && nginx === undefined)
+        throw new Error('--upstream nginx, but nginx is not installed');
+      upstreams = await startUpstreams(tmpDir, cores, useNginx, opts.sections.includes('grpc'));
+      if (upstreams.grpcError !== undefined) notes.push(`gRPC upstream: ${upstreams.grpcError}`);
     }
-
-    const useNginx = opts.upstream === 'nginx' || (opts.upstream === 'auto' && nginx !== undefined);
-    if (opts.upstream === 'nginx' && nginx === undefined)
-      throw new Error('--upstream nginx, but nginx is not installed');
-    upstreams = await startUpstreams(tmpDir, cores, useNginx, opts.sections.includes('grpc'));
-    if (upstreams.grpcError !== undefined) notes.push(`gRPC upstream: ${upstreams.grpcError}`);
-    const ctx: StartContext = { tmpDir, cores, upstreams: upstreams.ports };
 
     const all: Record<TargetName, Target> = {
       floor: createFloorTarget(),
@@ -125,7 +137,20 @@ async function main(opts: Options): Promise<number> {
       haproxy: createHaproxyTarget(),
     };
     const results: Results = {};
+    let control: ControlResult | undefined;
     for (const section of opts.sections) {
+      if (section === 'control') {
+        if (cancelled) break;
+        control = await runControlSection(
+          opts.control,
+          cores,
+          (text) => process.stderr.write(text),
+          () => cancelled,
+        );
+        continue;
+      }
+      if (upstreams === undefined) throw new Error('no upstreams for a protocol section');
+      const ctx: StartContext = { tmpDir, cores, upstreams: upstreams.ports };
       for (const name of opts.targets) {
         if (cancelled) break;
         process.stderr.write(`bench: ${section} ${name} ...`);
@@ -156,13 +181,22 @@ async function main(opts: Options): Promise<number> {
         weftNodeFlags: opts.weftNodeFlags,
         h2Streams: opts.h2Streams,
         grpcConcurrency: opts.grpcConcurrency,
+        ...(control !== undefined ? { control: opts.control } : {}),
         cores,
       },
       tools: toolVersions,
       upstream:
-        upstreams.kind === 'nginx' ? 'nginx 1 worker, return 200 "ok"' : 'Node http/http2 server ("ok")',
+        upstreams === undefined
+          ? 'none (no protocol section)'
+          : upstreams.kind === 'nginx'
+            ? 'nginx 1 worker, return 200 "ok"'
+            : 'Node http/http2 server ("ok")',
       results,
-      checks: computeChecks(results),
+      ...(control !== undefined ? { control } : {}),
+      checks: [
+        ...(protocolSections.length > 0 ? computeChecks(results) : []),
+        ...(control !== undefined ? controlChecks(control) : []),
+      ],
       notes: [...notes, ...interferenceNotes(results)],
     };
     process.stdout.write(`\n${formatReport(report, opts.targets, opts.sections)}\n`);

@@ -1,17 +1,21 @@
 /**
  * Turns the measurements into what people read: the pass/fail checks of Weft's targets against nginx and
- * against fixed memory limits, one table per protocol section (targets as columns), and the JSON record
- * written to bench/results/<timestamp>.json and bench/results/latest.json.
+ * against fixed memory limits, and of the control plane's propagation target; one table per protocol
+ * section (targets as columns) and one for the control section (proxy counts as columns); and the JSON
+ * record written to bench/results/<timestamp>.json and bench/results/latest.json.
  */
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { CONTROL_TARGET, type ControlResult } from './control.ts';
 import type { CellResult, Metrics, SectionResult } from './measure.ts';
 import type { Memory } from './proc-stats.ts';
-import type { Section, TargetName } from './types.ts';
+import type { BenchSection, Section, TargetName } from './types.ts';
 
 export type Results = Partial<Record<TargetName, Partial<Record<Section, SectionResult>>>>;
 
 export interface Check {
+  /** The section it is judged on: h1 for Weft's data-plane targets, control for propagation. */
+  section: BenchSection;
   name: string;
   /** Weft's figure. */
   actual: number | null;
@@ -32,6 +36,8 @@ export interface BenchReport {
   tools: Record<string, string>;
   upstream: string;
   results: Results;
+  /** The control section, when it ran. */
+  control?: ControlResult;
   checks: Check[];
   notes: string[];
 }
@@ -105,6 +111,7 @@ export function computeChecks(results: Results): Check[] {
     if (weft === undefined || nginx === undefined) {
       const missing = weft === undefined ? 'Weft' : 'nginx';
       checks.push({
+        section: 'h1',
         name,
         actual: weft ?? null,
         limit: null,
@@ -118,6 +125,7 @@ export function computeChecks(results: Results): Check[] {
     const limit = round(Math.max(nginx, 1) * factor);
     const pass = atLeast ? weft >= limit : weft <= limit;
     checks.push({
+      section: 'h1',
       name,
       actual: round(weft),
       limit,
@@ -145,6 +153,7 @@ export function computeChecks(results: Results): Check[] {
   }
   const absolute = (name: string, value: number | undefined, limit: number) => {
     checks.push({
+      section: 'h1',
       name,
       actual: value ?? null,
       limit,
@@ -158,6 +167,38 @@ export function computeChecks(results: Results): Check[] {
   // stops (garbage not yet collected) is printed in the table beside it.
   absolute('RssAnon after load (3 s later) <= 30 MB', results.weft?.h1?.memSettled?.rssAnonMB, 30);
   return checks;
+}
+
+/** The control plane's target: p99 change→ack below 1 s at 1,000 proxies (n/a when that count did not run). */
+export function controlChecks(control: ControlResult): Check[] {
+  const { proxies, p99Ms } = CONTROL_TARGET;
+  const name = `p99 change→ack < ${p99Ms / 1000} s at ${proxies.toLocaleString('en-US')} proxies`;
+  const run = control.runs.find((r) => r.proxies === proxies);
+  if (run === undefined) {
+    const why = control.error ?? `--control-proxies has no ${proxies}`;
+    return [
+      {
+        section: 'control',
+        name,
+        actual: null,
+        limit: p99Ms,
+        unit: 'ms',
+        pass: null,
+        detail: `not run: ${why}`,
+      },
+    ];
+  }
+  return [
+    {
+      section: 'control',
+      name,
+      actual: run.p99,
+      limit: p99Ms,
+      unit: 'ms',
+      pass: run.p99 < p99Ms,
+      detail: `p99 ${round(run.p99, 0)} ms (p50 ${round(run.p50, 0)}, max ${round(run.max, 0)}) over ${run.rounds} changes × ${run.proxies} proxies, limit < ${p99Ms} ms`,
+    },
+  ];
 }
 
 // ---- tables ----
@@ -262,10 +303,47 @@ function sectionTable(
     : text;
 }
 
+function controlTable(c: ControlResult): string {
+  const title = `Control plane: config change -> every proxy's ack, ${c.services} services, ${c.rounds} change${c.rounds === 1 ? '' : 's'}`;
+  const { runs } = c;
+  const pair = (a: number, b: number) => `${num(a, 1)} / ${num(b, 1)}`;
+  const rows: Row[] = [
+    ['view per proxy (KB)', ...runs.map((r) => num(r.viewKB, 1))],
+    ['connect, all synced (ms)', ...runs.map((r) => num(r.connectAllSyncedMs))],
+    ['change->ack p50 (ms)', ...runs.map((r) => num(r.p50))],
+    ['change->ack p99 (ms)', ...runs.map((r) => num(r.p99))],
+    ['change->ack max (ms)', ...runs.map((r) => num(r.max))],
+    [
+      'all acked at control, slowest change (ms)',
+      ...runs.map((r) => num(Math.max(...r.allAckedAtControlMs))),
+    ],
+    [
+      'control CPU per change (ms)',
+      ...runs.map((r) => num(r.controlCpuMs.reduce((a, b) => a + b, 0) / r.controlCpuMs.length)),
+    ],
+    ['control RssAnon synced / after (MB)', ...runs.map((r) => pair(r.synced.rssAnonMB, r.after.rssAnonMB))],
+    ['control VmRSS synced / after (MB)', ...runs.map((r) => pair(r.synced.rssMB, r.after.rssMB))],
+    [
+      'control heap used synced / after (MB)',
+      ...runs.map((r) => pair(r.synced.heapUsedMB, r.after.heapUsedMB)),
+    ],
+  ];
+  const lines = [
+    table(
+      title,
+      runs.map((r) => `${num(r.proxies)} proxies`),
+      rows,
+    ),
+    `  ${c.layout}; "after" = 200 ms after the last change`,
+  ];
+  if (c.error !== undefined) lines.push(`  control failed: ${c.error.split('\n')[0]}`);
+  return lines.join('\n');
+}
+
 export function formatReport(
   report: BenchReport,
   targets: readonly TargetName[],
-  sections: readonly Section[],
+  sections: readonly BenchSection[],
 ) {
   const d = report.options.durationS;
   const out: string[] = [];
@@ -280,6 +358,10 @@ export function formatReport(
     grpc: [...new Set(['x1', `x${report.options.grpcConcurrency}`])],
   };
   for (const s of sections) {
+    if (s === 'control') {
+      if (report.control !== undefined) out.push(controlTable(report.control), '');
+      continue;
+    }
     out.push(sectionTable(report.results, targets, s, titles[s], cellNames[s]), '');
     const notes: string[] = [];
     for (const t of targets) {
@@ -298,10 +380,19 @@ export function formatReport(
     }
     if (notes.length > 0) out.push(notes.join('\n'), '');
   }
-  out.push('Targets (Weft, HTTP/1.1)');
-  for (const c of report.checks) {
-    const mark = c.pass === null ? 'n/a ' : c.pass ? 'PASS' : 'FAIL';
-    out.push(`  [${mark}] ${c.name}: ${c.detail}`);
+  const groups: [BenchSection, string][] = [
+    ['h1', 'Targets (Weft, HTTP/1.1)'],
+    ['control', 'Targets (control plane)'],
+  ];
+  for (const [section, heading] of groups) {
+    const checks = report.checks.filter((c) => c.section === section);
+    if (checks.length === 0) continue;
+    if (section !== 'h1' && out.at(-1) !== '') out.push('');
+    out.push(heading);
+    for (const c of checks) {
+      const mark = c.pass === null ? 'n/a ' : c.pass ? 'PASS' : 'FAIL';
+      out.push(`  [${mark}] ${c.name}: ${c.detail}`);
+    }
   }
   if (report.notes.length > 0) out.push('', ...report.notes.map((n) => `note: ${n}`));
   return out.join('\n');

@@ -1,7 +1,8 @@
 /**
- * Shared shapes of the bench: the protocol sections, the figures every load generator reports, the upstream
- * ports every target forwards to, the environment a target starts in, and the `Target` interface that the
- * floor, Weft, nginx and haproxy implement so the measuring code treats them alike.
+ * Shared shapes of the bench: the protocol sections (and the control section beside them), the figures
+ * every load generator reports, the upstream ports every target forwards to, the environment a target
+ * starts in, and the `Target` interface that the floor, Weft, nginx and haproxy implement so the measuring
+ * code treats them alike.
  */
 import type { Proc } from './procs.ts';
 import type { LatencySummary } from './stats.ts';
@@ -9,6 +10,17 @@ import type { LatencySummary } from './stats.ts';
 /** h1: HTTP/1.1 keep-alive (wrk); h2: h2c (h2load); grpc: unary gRPC over h2c (grpc-js). */
 export type Section = 'h1' | 'h2' | 'grpc';
 export const SECTIONS: readonly Section[] = ['h1', 'h2', 'grpc'];
+
+/**
+ * What `--sections` selects: the protocol sections, run once per target, and `control`, run once: config
+ * propagation from the control plane to simulated proxies (lib/control.ts), with no target and no upstream.
+ */
+export type BenchSection = Section | 'control';
+export const BENCH_SECTIONS: readonly BenchSection[] = [...SECTIONS, 'control'];
+
+export function isProtocolSection(s: BenchSection): s is Section {
+  return s !== 'control';
+}
 
 /**
  * What every load generator (wrk, h2load, the gRPC loop) reports for one measured period, and so what every

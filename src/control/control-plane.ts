@@ -8,7 +8,7 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 import path from 'node:path';
-import { keyString } from '../api/resources/meta.ts';
+import { keyString, type ResourceKey } from '../api/resources/meta.ts';
 import { validateResource } from '../api/resources/registry.ts';
 import type { Logger } from '../core/index.ts';
 import { createApiHandler } from './api/server.ts';
@@ -50,6 +50,8 @@ export interface ApplyOutcome {
   at?: string;
 }
 
+type AppliedChange = (key: ResourceKey, doc: unknown) => ApplyOutcome['action'];
+
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0');
 
 export class ControlPlane {
@@ -59,6 +61,8 @@ export class ControlPlane {
   readonly #options: ControlPlaneOptions;
   readonly #sources: Source[] = [];
   readonly #servers: net.Server[] = [];
+  /** Every accepted connection, so close() can end idle keep-alive ones (see close). */
+  readonly #sockets = new Set<net.Socket>();
   readonly #h1: http.Server;
   readonly #h2: http2.Http2Server;
   readonly #stops: Array<() => void> = [];
@@ -115,7 +119,11 @@ export class ControlPlane {
     }
     this.#logStatuses();
     this.index.onChange(() => this.#logStatuses());
-    const serve = (socket: net.Socket) => this.#sniff(socket);
+    const serve = (socket: net.Socket) => {
+      this.#sockets.add(socket);
+      socket.once('close', () => this.#sockets.delete(socket));
+      this.#sniff(socket);
+    };
     const tcp = net.createServer(serve);
     await listen(tcp, (cb) => tcp.listen(this.#options.port ?? 0, this.#options.address ?? '127.0.0.1', cb));
     this.#port = (tcp.address() as net.AddressInfo).port;
@@ -232,7 +240,7 @@ export class ControlPlane {
 
   /** `weft apply`: valid documents are stored (and picked up by the applied source); invalid ones are reported. */
   apply(text: string, file: string): ApplyOutcome[] {
-    return this.#eachDocument(text, file, (key, doc) => {
+    return this.#changeApplied(text, file, (key, doc) => {
       const existed = fs.existsSync(path.join(this.appliedDir, appliedFileName(key)));
       writeApplied(this.appliedDir, key, doc);
       return existed ? 'configured' : 'created';
@@ -240,7 +248,7 @@ export class ControlPlane {
   }
 
   delete(text: string, file: string): ApplyOutcome[] {
-    return this.#eachDocument(text, file, (key) => {
+    return this.#changeApplied(text, file, (key) => {
       if (deleteApplied(this.appliedDir, key)) return 'deleted';
       const fromFiles = this.index
         .resources()
@@ -251,11 +259,14 @@ export class ControlPlane {
     });
   }
 
-  #eachDocument(
-    text: string,
-    file: string,
-    act: (key: import('../api/resources/meta.ts').ResourceKey, doc: unknown) => ApplyOutcome['action'],
-  ): ApplyOutcome[] {
+  /** Runs a change on the applied store, then has its source read it at once (watchers can miss a delete). */
+  #changeApplied(text: string, file: string, act: AppliedChange): ApplyOutcome[] {
+    const out = this.#eachDocument(text, file, act);
+    this.#sources.find((s) => s.name === 'applied')?.refresh?.();
+    return out;
+  }
+
+  #eachDocument(text: string, file: string, act: AppliedChange): ApplyOutcome[] {
     const out: ApplyOutcome[] = [];
     for (const d of parseDocuments(text, file)) {
       if (d.doc === undefined) {
@@ -290,8 +301,12 @@ export class ControlPlane {
     for (const s of this.#sources) s.stop();
     for (const stop of this.#stops) stop();
     await this.distribution.close();
-    await Promise.all(this.#servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
-    this.#h1.closeAllConnections();
+    const closed = Promise.all(this.#servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+    // The HTTP/1 server never listens itself (connections are handed to it), so it tracks none and its
+    // closeAllConnections() ends nothing: an idle keep-alive API connection would hold close() open until
+    // it timed out (about 5 s). The listeners are closed now; end what is still connected.
+    for (const socket of this.#sockets) socket.destroy();
+    await closed;
   }
 }
 

@@ -26,6 +26,8 @@ export interface Mesh {
     timeoutMs?: number,
   ): Promise<{ code: number | null; stdout: string; stderr: string }>;
   api<T>(p: string): Promise<T>;
+  /** GET `p` on the admin socket of an instance's sidecar (`default/productpage-v1-0`), found through the API. */
+  admin(instance: string, p: string): Promise<string>;
   /** Resolves once every proxy acked a view newer than `since` (a map node → version from `versions`). */
   waitSynced(since?: Map<string, string>, timeoutMs?: number): Promise<void>;
   versions(): Promise<Map<string, string>>;
@@ -57,14 +59,14 @@ export async function startMesh(options: {
   // Sidecars run as uid 1337 and reach the control socket through this folder.
   fs.chmodSync(base, 0o755);
   const env = { ...process.env, WEFT_RUN_DIR: base };
+  // `weft demo` takes no files and has no table option (it draws none when stdout is not a terminal).
+  const demo = options.command === 'demo';
   const args = [
     BIN,
     options.command ?? 'up',
-    ...options.files.flatMap((f) => ['-f', f]),
-    '--no-table',
+    ...(demo ? [] : [...options.files.flatMap((f) => ['-f', f]), '--no-table']),
     ...(options.args ?? []),
   ];
-  if (options.command === 'demo') args.splice(2, options.files.length * 2);
   const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout?.on('data', (c: Buffer) => {
@@ -74,10 +76,11 @@ export async function startMesh(options: {
     out += c.toString('utf8');
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const ready = await Promise.race([
+  const ready = await Promise.race<string>([
     (async () => {
       const deadline = Date.now() + (options.timeoutMs ?? 90_000);
-      while (Date.now() < deadline) {
+      // Stops polling once the child is gone (the other branch reports it).
+      while (Date.now() < deadline && child.exitCode === null && child.signalCode === null) {
         const m = /weft up: ready \(run ([a-z0-9]+)\)/.exec(out);
         if (m) return m[1] as string;
         await new Promise((r) => setTimeout(r, 100));
@@ -87,7 +90,17 @@ export async function startMesh(options: {
     exited.then((code) => {
       throw new Error(`weft up exited (${code}):\n${out}`);
     }),
-  ]);
+  ]).catch(async (err: unknown) => {
+    // Not ready in time: stop it (Ctrl-C removes its namespaces), so a failed start leaves nothing behind.
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGINT');
+      const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      await exited;
+      clearTimeout(killer);
+    }
+    fs.rmSync(base, { recursive: true, force: true });
+    throw err;
+  });
   const runId = ready;
   const info = () => JSON.parse(fs.readFileSync(path.join(base, runId, 'run.json'), 'utf8')) as RunInfo;
   const weft = (a: string[], timeoutMs = 60_000) =>
@@ -119,6 +132,23 @@ export async function startMesh(options: {
         })
         .on('error', reject);
     });
+  const admin = async (instance: string, p: string) => {
+    const instances =
+      await api<Array<{ id: string; sidecar?: { adminSocket?: string } }>>('/api/v1/instances');
+    const socketPath = instances.find((i) => i.id === instance)?.sidecar?.adminSocket;
+    if (!socketPath) throw new Error(`no admin socket for ${instance} in ${JSON.stringify(instances)}`);
+    return new Promise<string>((resolve, reject) => {
+      http
+        .get({ socketPath, path: p, agent: false }, (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => {
+            body += c.toString('utf8');
+          });
+          res.on('end', () => resolve(body));
+        })
+        .on('error', reject);
+    });
+  };
   const versions = async () => {
     const proxies =
       await api<Array<{ node: string; ackedVersion?: string; state: string }>>('/api/v1/proxies');
@@ -134,6 +164,7 @@ export async function startMesh(options: {
     exec: (workload, command, timeoutMs) =>
       weft(['exec', workload, '--run', runId, '--', ...command], timeoutMs),
     api,
+    admin,
     versions,
     async waitSynced(since, timeoutMs = 10_000) {
       const deadline = Date.now() + timeoutMs;

@@ -29,5 +29,7 @@ export interface SourceEvents {
 export interface Source {
   readonly name: string;
   start(events: SourceEvents): Promise<void>;
+  /** Reads everything again now, for a change this process made itself (no need to wait for a watcher). */
+  refresh?(): void;
   stop(): void;
 }

@@ -41,6 +41,10 @@ export function buildView(model: MeshModel, nodeId: string): ProxyConfigInput | 
     backends.set(name, {
       name,
       protocol,
+      // Istio's default (Envoy's LEAST_REQUEST): with sequential requests, peak-EWMA can starve an
+      // endpoint that once answered slowly (it only learns a lower latency by receiving traffic), and
+      // users expect to see every version of Bookinfo's reviews in turn.
+      loadBalancer: { type: 'least-request' },
       endpoints: target ? endpointsOf(target.svc, target.sp, model.instances) : [],
     });
   };

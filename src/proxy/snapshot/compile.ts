@@ -77,7 +77,9 @@ export function compileSnapshot(config: ProxyConfig, deps: CompileDeps): Snapsho
       protocol,
       service,
     });
-  if (config.httpProxy) add(config.httpProxy.address, config.httpProxy.port, 'http-proxy', 'http1');
+  // Detection: HTTP/1 clients send absolute-form requests; HTTP/2 clients (gRPC with HTTP_PROXY) send
+  // prior-knowledge h2c with the service in :authority.
+  if (config.httpProxy) add(config.httpProxy.address, config.httpProxy.port, 'http-proxy', 'detect');
   for (const ib of config.inbound)
     if (ib.listen) add(ib.listen.address, ib.listen.port, 'inbound', ib.protocol, ib.name);
   if (config.interception) {

@@ -92,14 +92,20 @@ export function createFileSource(options: FileSourceOptions): Source {
         }
       })
       .join('|');
+  let emitNow: (() => void) | undefined;
   return {
     name: options.name ?? 'file',
+    refresh() {
+      if (timer) clearTimeout(timer);
+      emitNow?.();
+    },
     async start(events: SourceEvents) {
       const emit = () => {
         timer = undefined;
         fingerprint = stamp();
         events.reset(readDocuments(options.paths));
       };
+      emitNow = emit;
       const schedule = () => {
         if (timer) clearTimeout(timer);
         timer = setTimeout(emit, debounceMs);
