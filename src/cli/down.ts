@@ -1,7 +1,7 @@
 /**
  * `weft down`: removes what a crashed `weft up` left behind (its processes, network namespaces, hosts
- * files and run folder). Live runs are left alone unless named or `--all` is given; namespaces named
- * `weft-*` with no run folder at all are removed too.
+ * files and run folder). Live runs are left alone unless named or `--all` is given; with `--all`,
+ * namespaces named `weft-*` with no run folder at all are removed too.
  */
 import fs from 'node:fs';
 import type { Command } from 'commander';
@@ -12,7 +12,7 @@ export function registerDown(program: Command): void {
   program
     .command('down')
     .description(
-      'Remove the leftovers of crashed `weft up` runs (processes, namespaces, files); --all stops live runs too.',
+      'Remove the leftovers of crashed `weft up` runs (processes, namespaces, files); --all also stops live runs and removes orphaned namespaces.',
     )
     .option('--run <id>', 'only this run (stopped even if it is live)')
     .option('--all', 'also stop runs that are still live')
@@ -41,8 +41,9 @@ export async function down(opts: { run?: string; all?: boolean }): Promise<strin
     fs.rmSync(r.dir, { recursive: true, force: true });
     out.push(`removed run ${r.runId} (${r.mode}, started ${r.startedAt})`);
   }
-  // Namespaces of runs whose folder is gone entirely (the machine rebooted /run, or a folder was deleted).
-  if (!opts.run && findCommand('ip') && process.getuid?.() === 0) {
+  // With --all: namespaces of runs whose folder is gone entirely (a deleted folder, or a run started with
+  // another WEFT_RUN_DIR). Not by default: a live run under another run folder looks the same from here.
+  if (opts.all && !opts.run && findCommand('ip') && process.getuid?.() === 0) {
     const known = new Set(listRuns().map((r) => r.runId));
     const orphans = new Set<string>();
     for (const ns of await listRunNetns('weft-')) {

@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { isAlive as alive } from '../../src/runtime/local/paths.ts';
 import { canRunTransparent, type Mesh, ROOT, startMesh } from '../support/mesh.ts';
 
 const FIXTURES = path.join(ROOT, 'test/fixtures/mesh');
@@ -43,16 +44,6 @@ async function applyAndSync(mesh: Mesh, fixture: string): Promise<string> {
   assert.equal(r.code, 0, r.stderr);
   await mesh.waitSynced(before);
   return r.stdout;
-}
-
-function alive(pid: number | undefined): boolean {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**
@@ -193,6 +184,36 @@ for (const mode of ['transparent', 'explicit'] as const) {
       }
       const after = await load(mesh, 50);
       assert.equal(after.failed, 0, JSON.stringify(after.errors));
+    });
+
+    test('after a crashed `weft up`, `weft down` removes what it left behind', async () => {
+      const crashed = await startMesh({
+        files: [path.join(FIXTURES, 'mesh.yaml')],
+        args: mode === 'explicit' ? ['--explicit'] : [],
+      });
+      const info = crashed.info();
+      const pids = [info.controlPid, ...info.instances.flatMap((i) => [i.pids.app, i.pids.proxy])].filter(
+        (p): p is number => p !== undefined,
+      );
+      crashed.child.kill('SIGKILL');
+      await new Promise((r) => crashed.child.once('exit', r));
+      // The crash left the children running (and, in transparent mode, the namespaces).
+      assert.ok(pids.some(alive));
+      const down = await crashed.weft(['down']);
+      assert.equal(down.code, 0, down.stderr);
+      assert.match(down.stdout, new RegExp(`removed run ${info.runId}`));
+      for (const pid of pids) assert.equal(alive(pid), false, `pid ${pid} still runs`);
+      assert.equal(fs.existsSync(info.dir), false);
+      if (mode === 'transparent') {
+        assert.doesNotMatch(
+          execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }),
+          new RegExp(`weft-${info.runId}-`),
+        );
+      }
+      // The live run was left alone.
+      const still = await load(mesh, 20);
+      assert.equal(still.failed, 0, JSON.stringify(still.errors));
+      await crashed.stop();
     });
 
     test('Ctrl-C removes every process, namespace and file of the run', async () => {
