@@ -33,7 +33,7 @@ async function load(mesh: Mesh, count: number, headers: string[] = [], concurren
     String(concurrency),
     ...headers,
   ]);
-  assert.equal(r.code, 0, `load failed: ${r.stderr}`);
+  assert.equal(r.code, 0, `load failed: ${r.stderr}\n--- weft up said ---\n${mesh.output().slice(-4000)}`);
   return JSON.parse(r.stdout.trim().split('\n').pop() as string) as LoadResult;
 }
 

@@ -65,6 +65,8 @@ export class LocalRuntime {
   #stopped = false;
   #reconciling: Promise<void> | undefined;
   #lastInstancesText = '';
+  /** Instances whose workload changed or vanished at the last reconcile (see #reconcile). */
+  readonly #doubt = new Map<string, number>();
 
   constructor(options: RuntimeOptions) {
     this.#o = options;
@@ -189,10 +191,24 @@ export class LocalRuntime {
     const stops: Promise<void>[] = [];
     for (const [id, r] of this.#runners) {
       const want = wanted.get(id);
-      if (!want || want.spec !== r.spec) {
-        this.#runners.delete(id);
-        stops.push(r.runner.stop().then(() => this.#publish()));
+      if (want && want.spec === r.spec) {
+        this.#doubt.delete(id);
+        continue;
       }
+      // A change must be seen twice in a row: a file caught half-saved by an editor must not restart
+      // or remove workloads.
+      const seen = (this.#doubt.get(id) ?? 0) + 1;
+      this.#doubt.set(id, seen);
+      if (seen < 2) continue;
+      this.#doubt.delete(id);
+      this.#o.logger.warn(
+        want ? 'workload changed; restarting its instance' : 'workload removed; stopping its instance',
+        {
+          instance: id,
+        },
+      );
+      this.#runners.delete(id);
+      stops.push(r.runner.stop().then(() => this.#publish()));
     }
     await this.#writeHosts();
     for (const [id, want] of wanted) {
