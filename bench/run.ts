@@ -12,13 +12,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { findCommand } from '../src/runtime/network/command.ts';
 import { type ControlResult, runControlSection } from './lib/control.ts';
 import { createHaproxyTarget, haproxyBinary } from './lib/haproxy.ts';
 import { measureSection, type SectionResult, type Tools } from './lib/measure.ts';
 import { createNginxTarget, nginxBinary } from './lib/nginx.ts';
 import { type Options, parseOptions, USAGE } from './lib/options.ts';
 import { coreBusyPercent, readCoreTimes } from './lib/proc-stats.ts';
-import { canPin, findBinary, killAllNow, pinSelf, stopAll, stopProcess } from './lib/procs.ts';
+import { canPin, killAllNow, pinSelf, stopAll, stopProcess } from './lib/procs.ts';
 import {
   type BenchReport,
   computeChecks,
@@ -105,7 +106,7 @@ async function main(opts: Options): Promise<number> {
     }
 
     const nginx = nginxBinary();
-    const tools: Tools = { wrk: findBinary('wrk'), h2load: findBinary('h2load') };
+    const tools: Tools = { wrk: findCommand('wrk'), h2load: findCommand('h2load') };
     const toolVersions = {
       wrk: version(tools.wrk, ['-v'], /wrk \S+/),
       h2load: version(tools.h2load, ['--version'], /nghttp2\/\S+/),

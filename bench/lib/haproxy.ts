@@ -5,11 +5,12 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { findBinary, freePort, readyOrStop, startProcess, stopProcess, waitListening } from './procs.ts';
+import { findCommand } from '../../src/runtime/network/command.ts';
+import { freePort, readyOrStop, startProcess, stopProcess, waitListening } from './procs.ts';
 import { binaryTarget, type Section, type StartContext, type Target } from './types.ts';
 
 export function haproxyBinary(): string | undefined {
-  return findBinary('haproxy');
+  return findCommand('haproxy');
 }
 
 function config(section: Section, port: number, ctx: StartContext, dir: string): string {

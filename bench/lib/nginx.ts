@@ -6,8 +6,8 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { findCommand } from '../../src/runtime/network/command.ts';
 import {
-  findBinary,
   freePort,
   httpStatus,
   type Proc,
@@ -21,7 +21,7 @@ import {
 import { binaryTarget, type Section, type StartContext, type Target } from './types.ts';
 
 export function nginxBinary(): string | undefined {
-  return findBinary('nginx');
+  return findCommand('nginx');
 }
 
 function prefixFor(tmpDir: string, name: string): string {

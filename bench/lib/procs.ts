@@ -2,13 +2,15 @@
  * Child processes for the bench: every process the bench starts goes through `startProcess`, which puts it
  * in its own process group (so nginx's workers go with their master), pins it to a core with taskset, sends
  * its output to a log file in the temp dir, and remembers it so `stopAll` (and the exit and signal hooks in
- * run.ts) can end it. Also: free loopback ports, binary lookup and readiness polling.
+ * run.ts) can end it. Also: free loopback ports and readiness polling. Binaries are found with the runtime's
+ * findCommand (src/runtime/network/command.ts).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { accessSync, closeSync, constants, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { findCommand } from '../../src/runtime/network/command.ts';
 
 export interface Proc {
   readonly name: string;
@@ -30,25 +32,9 @@ export interface StartOptions {
   logDir: string;
 }
 
-/** Where the bench expects system binaries: PATH, plus the sbin folders a non-root PATH may lack. */
-export function findBinary(name: string): string | undefined {
-  const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/usr/local/sbin', '/sbin'];
-  for (const dir of dirs) {
-    if (dir === '') continue;
-    const path = join(dir, name);
-    try {
-      accessSync(path, constants.X_OK);
-      return path;
-    } catch {
-      // Not in this folder: try the next one.
-    }
-  }
-  return undefined;
-}
-
 let tasksetPath: string | undefined | null = null;
 function taskset(): string | undefined {
-  if (tasksetPath === null) tasksetPath = findBinary('taskset');
+  if (tasksetPath === null) tasksetPath = findCommand('taskset');
   return tasksetPath;
 }
 

@@ -10,26 +10,12 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { contentVersion } from '../api/distribution/index.ts';
 import { validateProxyConfig } from '../api/index.ts';
 import { silentLogger } from '../core/index.ts';
-import { sampleForImage } from '../samples/images.ts';
 import { ControlPlane } from './control-plane.ts';
 import { readInstancesFile, writeInstancesFile } from './sources/instances.ts';
-import type { ImageResolver } from './translate/kubernetes/workloads.ts';
-
-const GOLDEN = fileURLToPath(new URL('../../test/fixtures/control/golden/', import.meta.url));
-const RESOURCES = ['services.yaml', 'workloads.yaml', 'routes.yaml'].map((f) => path.join(GOLDEN, f));
-
-const images: ImageResolver = {
-  lookup(image) {
-    const s = sampleForImage(image);
-    return s && { program: s.program, useCommand: s.useCommand, env: { ...s.env } };
-  },
-  root: '/opt/weft',
-  node: '/opt/node/bin/node',
-};
+import { fixedImages, GOLDEN, GOLDEN_RESOURCES } from './testing.ts';
 
 type Target = { socketPath: string } | { port: number };
 interface Reply {
@@ -72,10 +58,10 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 
 
 function createControlPlane(stateDir: string): ControlPlane {
   return new ControlPlane({
-    paths: RESOURCES,
+    paths: GOLDEN_RESOURCES,
     stateDir,
     logger: silentLogger,
-    images,
+    images: fixedImages,
     transparent: true,
     port: 0,
     socketPath: path.join(stateDir, 'control.sock'),

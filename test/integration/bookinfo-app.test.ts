@@ -12,7 +12,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { SAMPLE_IMAGES, sampleForImage } from '../../src/samples/images.ts';
-import { freePort } from '../support/child.ts';
+import { type ChildExit, collectOutput, freePort } from '../support/child.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
@@ -21,7 +21,7 @@ interface Program {
   port: number;
   ports: number[];
   output(): string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  exited: Promise<ChildExit>;
 }
 
 const children: ChildProcess[] = [];
@@ -33,25 +33,16 @@ async function start(program: string, env: Record<string, string>, args: string[
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child);
-  let out = '';
-  child.stdout?.on('data', (c: Buffer) => {
-    out += c.toString();
-  });
-  child.stderr?.on('data', (c: Buffer) => {
-    out += c.toString();
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
+  const { output, exited } = collectOutput(child);
   const deadline = Date.now() + 10_000;
   for (;;) {
-    const found = [...out.matchAll(/listening on :(\d+)/g)].map((m) => Number(m[1]));
+    const found = [...output().matchAll(/listening on :(\d+)/g)].map((m) => Number(m[1]));
     if (found.length >= ports) {
-      return { child, port: found[0]!, ports: found, output: () => out, exited } satisfies Program;
+      return { child, port: found[0]!, ports: found, output, exited } satisfies Program;
     }
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`${program} did not start:\n${out}`);
+      throw new Error(`${program} did not start:\n${output()}`);
     }
     await new Promise((r) => setTimeout(r, 20));
   }

@@ -31,6 +31,7 @@ import {
 import { createLogger, type Logger, silentLogger } from '../../src/core/index.ts';
 import { connectControlPlane } from '../../src/proxy/control-client/index.ts';
 import { ProxyServer } from '../../src/proxy/index.ts';
+import { collectOutput } from '../support/child.ts';
 import { get } from '../support/http.ts';
 import { type Closable, startEchoServer } from '../support/upstreams.ts';
 
@@ -615,15 +616,9 @@ function spawnCliProxy(target: string, node: string) {
     [BIN, 'proxy', '--control-plane', target, '--node', node, '--log-level', 'debug'],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  let out = '';
-  child.stdout?.on('data', (c: Buffer) => {
-    out += c.toString();
-  });
-  child.stderr?.on('data', (c: Buffer) => {
-    out += c.toString();
-  });
+  const { output } = collectOutput(child);
   const lines = () =>
-    out
+    output()
       .split('\n')
       .filter((l) => l.startsWith('{'))
       .map(
@@ -636,12 +631,12 @@ function spawnCliProxy(target: string, node: string) {
       );
   return {
     child,
-    output: () => out,
+    output,
     lines,
     port: () => {
       const started = lines().find((l) => l.msg === 'proxy started');
       const port = started?.listeners?.find((l) => l.service === 'svc')?.port;
-      if (port === undefined) throw new Error(`no "proxy started" line with svc:\n${out}`);
+      if (port === undefined) throw new Error(`no "proxy started" line with svc:\n${output()}`);
       return port;
     },
     kill: () => {

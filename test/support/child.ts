@@ -1,6 +1,7 @@
 /**
  * Runs `weft proxy` as a real child process (through bin/weft.js, as users do) with a config file in a
- * temporary directory. Used where the process boundary matters: file watching, signals, exit codes.
+ * temporary directory. Used where the process boundary matters: file watching, signals, exit codes. Also
+ * what any test's child process needs: its output collected, its exit awaited.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,6 +21,28 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+export interface ChildExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/**
+ * Collects a child's stdout and stderr into one string, in the order they arrive, and resolves `exited`
+ * when it ends. The child must be spawned with both piped.
+ */
+export function collectOutput(child: ChildProcess): { output(): string; exited: Promise<ChildExit> } {
+  let out = '';
+  const append = (c: Buffer) => {
+    out += c.toString();
+  };
+  child.stdout?.on('data', append);
+  child.stderr?.on('data', append);
+  const exited = new Promise<ChildExit>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return { output: () => out, exited };
+}
+
 export interface ChildProxy {
   child: ChildProcess;
   file: string;
@@ -29,7 +52,7 @@ export interface ChildProxy {
   output(): string;
   /** Atomically replaces the config file (write + rename), as editors and config managers do. */
   write(config: ProxyConfigInput | string): void;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  exited: Promise<ChildExit>;
   kill(signal?: NodeJS.Signals): void;
   cleanup(): void;
 }
@@ -58,16 +81,7 @@ export async function spawnProxy(config: ProxyConfigInput, args: string[] = []):
   const child = spawn(process.execPath, [BIN, 'proxy', '--config', file, '--log-level', 'info', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let out = '';
-  child.stdout?.on('data', (c: Buffer) => {
-    out += c.toString();
-  });
-  child.stderr?.on('data', (c: Buffer) => {
-    out += c.toString();
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
+  const { output, exited } = collectOutput(child);
   let adminPort = 0;
   let listeners: Array<{ service?: string; port: number }> = [];
   const proxy: ChildProxy = {
@@ -81,7 +95,7 @@ export async function spawnProxy(config: ProxyConfigInput, args: string[] = []):
       if (!l) throw new Error(`no listener for ${service}`);
       return l.port;
     },
-    output: () => out,
+    output,
     write,
     exited,
     kill: (signal = 'SIGTERM') => {
@@ -96,7 +110,9 @@ export async function spawnProxy(config: ProxyConfigInput, args: string[] = []):
   while (Date.now() < deadline) {
     if (child.exitCode !== null) break;
     if (adminPort === 0) {
-      const line = out.split('\n').find((l) => l.includes('"proxy started"'));
+      const line = output()
+        .split('\n')
+        .find((l) => l.includes('"proxy started"'));
       if (line) {
         const started = JSON.parse(line) as { admin: number; listeners: typeof listeners };
         adminPort = started.admin;
@@ -114,7 +130,7 @@ export async function spawnProxy(config: ProxyConfigInput, args: string[] = []):
     await new Promise((r) => setTimeout(r, 50));
   }
   proxy.cleanup();
-  throw new Error(`proxy did not become ready:\n${out}`);
+  throw new Error(`proxy did not become ready:\n${output()}`);
 }
 
 export async function adminJson<T>(adminPort: number, path: string): Promise<T> {

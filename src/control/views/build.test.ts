@@ -12,46 +12,31 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { validateProxyConfig } from '../../api/index.ts';
 import { silentLogger } from '../../core/index.ts';
-import { sampleForImage } from '../../samples/images.ts';
 import { MeshIndex } from '../index/index.ts';
 import { createVipAllocator } from '../index/vips.ts';
 import type { InstanceModel } from '../model/types.ts';
 import { readDocuments } from '../sources/file/source.ts';
 import { readInstancesFile } from '../sources/instances.ts';
-import type { ImageResolver } from '../translate/kubernetes/workloads.ts';
+import { fixedImages, GOLDEN, GOLDEN_RESOURCES } from '../testing.ts';
 import { ROUTE_KINDS, translateRoutes } from '../translate/routes.ts';
 import { buildView, chooseAttachments } from './build.ts';
 
 /** The mesh's default balancer (Istio's LEAST_REQUEST). */
 const LR = { type: 'least-request' } as const;
 
-const GOLDEN = fileURLToPath(new URL('../../../test/fixtures/control/golden/', import.meta.url));
-const RESOURCES = ['services.yaml', 'workloads.yaml', 'routes.yaml'].map((f) => path.join(GOLDEN, f));
-
-/** The built-in image table, with fixed paths so the expected workloads do not depend on the machine. */
-const images: ImageResolver = {
-  lookup(image) {
-    const s = sampleForImage(image);
-    return s && { program: s.program, useCommand: s.useCommand, env: { ...s.env } };
-  },
-  root: '/opt/weft',
-  node: '/opt/node/bin/node',
-};
-
 /** The golden mesh as the control plane would hold it: YAML → index → model, with the instances file. */
 function loadMesh(mode: 'transparent' | 'explicit'): MeshIndex {
   const index = new MeshIndex({
-    images,
+    images: fixedImages,
     vips: createVipAllocator(),
     logger: silentLogger,
     transparent: mode === 'transparent',
     routeKinds: ROUTE_KINDS,
     translateRoutes,
   });
-  index.events('files').reset(readDocuments(RESOURCES));
+  index.events('files').reset(readDocuments(GOLDEN_RESOURCES));
   index.setInstances(readInstancesFile(path.join(GOLDEN, `instances-${mode}.json`)));
   return index;
 }

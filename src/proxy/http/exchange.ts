@@ -14,10 +14,10 @@ import type { RouteBackend } from '../snapshot/index.ts';
 import type { WeightedEndpoint } from '../upstream/balancers/index.ts';
 import {
   CONNECT_TIMEOUT,
+  canRetryOnFreshConnection,
   type DispatchController,
   type DispatchHandler,
   type DispatchOptions,
-  STALE_CONNECTION,
   UPSTREAM_PROTOCOL_ERROR,
   type UpstreamPool,
 } from '../upstream/types.ts';
@@ -138,8 +138,7 @@ export class Exchange implements DispatchHandler {
       this.error === undefined &&
       !this.responseStarted &&
       this.attempt === 0 &&
-      (this.opts.body == null || Buffer.isBuffer(this.opts.body)) &&
-      isStaleConnection(err)
+      canRetryOnFreshConnection(this.opts, err)
     ) {
       this.attempt++;
       this.opts.fresh = true;
@@ -172,11 +171,6 @@ export class Exchange implements DispatchHandler {
     this.rb.metrics.responseBytes.inc(this.bytesOut);
     this.rb.metrics.record(this.method, this.status, performance.now() - this.start, this.error);
   }
-}
-
-function isStaleConnection(err: Error): boolean {
-  const code = (err as { code?: string }).code;
-  return code === STALE_CONNECTION || code === 'UND_ERR_SOCKET';
 }
 
 function classify(err: Error): ProxyErrorCode {

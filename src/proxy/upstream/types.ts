@@ -46,6 +46,19 @@ export const STALE_CONNECTION = 'WEFT_STALE_CONNECTION';
 export const CONNECT_TIMEOUT = 'WEFT_CONNECT_TIMEOUT';
 export const UPSTREAM_PROTOCOL_ERROR = 'WEFT_UPSTREAM_PROTOCOL';
 
+/**
+ * Whether a failed request may be sent once more on a fresh connection (`fresh`): the pooled connection it
+ * went out on turned out to be dead before any response byte (the upstream closed it while idle, the race
+ * behind Istio's 503 "UC"), and its body can be sent again (none, or one read whole). The handler checks
+ * the rest itself: no response has started, it has not retried yet, and it did not end the request itself.
+ * UND_ERR_SOCKET is undici's code for the same failure.
+ */
+export function canRetryOnFreshConnection(opts: DispatchOptions, err: Error): boolean {
+  if (opts.body != null && !Buffer.isBuffer(opts.body)) return false;
+  const code = (err as { code?: string }).code;
+  return code === STALE_CONNECTION || code === 'UND_ERR_SOCKET';
+}
+
 export function codedError(code: string, message: string): Error {
   const err = new Error(message) as Error & { code: string };
   err.code = code;

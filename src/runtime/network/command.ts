@@ -103,9 +103,19 @@ export function runCommand(
   });
 }
 
-/** The absolute path of `name` on PATH (plus the sbin folders, which a non-login root shell may lack). */
+/**
+ * The absolute path of `name` on PATH, plus the system folders a non-login or non-root shell's PATH may
+ * lack (the sbin ones above all). The bench finds its tools (nginx, haproxy, wrk, taskset) with it too.
+ */
 export function findCommand(name: string): string | undefined {
-  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/sbin', '/usr/bin', '/bin'];
+  const dirs = [
+    ...(process.env.PATH ?? '').split(delimiter),
+    '/usr/sbin',
+    '/sbin',
+    '/usr/bin',
+    '/bin',
+    '/usr/local/sbin',
+  ];
   for (const dir of dirs) {
     if (!dir) continue;
     const path = join(dir, name);

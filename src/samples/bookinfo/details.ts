@@ -10,6 +10,7 @@
  * Env: PORT (default 9080), SERVICE_VERSION (v1), ENABLE_EXTERNAL_BOOK_SERVICE ("true" for v2).
  */
 import http from 'node:http';
+import { sendJson } from '../common/respond.ts';
 import { portFromEnv, serve } from '../common/serve.ts';
 
 const version = process.env.SERVICE_VERSION || 'v1';
@@ -31,22 +32,17 @@ function bookDetails(id: number): Record<string, unknown> {
   return details;
 }
 
-function send(res: http.ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
-
 const server = http.createServer((req, res) => {
   const path = (req.url ?? '/').split('?')[0] ?? '/';
-  if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, { error: 'method not allowed' });
-  if (path === '/health') return send(res, 200, { status: 'Details is healthy' });
+  if (req.method !== 'GET' && req.method !== 'HEAD')
+    return sendJson(res, 405, { error: 'method not allowed' });
+  if (path === '/health') return sendJson(res, 200, { status: 'Details is healthy' });
   if (path === '/details' || path.startsWith('/details/')) {
     const last = path.split('/').pop() ?? '';
-    if (!/^-?\d+$/.test(last)) return send(res, 400, { error: 'please provide numeric product id' });
-    return send(res, 200, bookDetails(Number(last)));
+    if (!/^-?\d+$/.test(last)) return sendJson(res, 400, { error: 'please provide numeric product id' });
+    return sendJson(res, 200, bookDetails(Number(last)));
   }
-  send(res, 404, { error: 'not found' });
+  sendJson(res, 404, { error: 'not found' });
 });
 
 await serve(server, { name: `details ${version}`, port: portFromEnv(9080) });

@@ -14,6 +14,7 @@
  * DETAILS_SERVICE_PORT, REVIEWS_SERVICE_PORT, RATINGS_SERVICE_PORT, HTTP_PROXY/NO_PROXY.
  */
 import http from 'node:http';
+import { sendJson, sendText } from '../common/respond.ts';
 import { portFromEnv, serve } from '../common/serve.ts';
 import { type GetResult, getJson, PROPAGATED_HEADERS, pickHeaders, serviceBase } from './http-client.ts';
 
@@ -192,14 +193,6 @@ ${reviewsHtml}
 </div>`,
   );
 }
-
-function sendText(res: http.ServerResponse, status: number, type: string, body: string, extra = {}): void {
-  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), ...extra });
-  res.end(body);
-}
-
-const sendJson = (res: http.ServerResponse, status: number, body: unknown) =>
-  sendText(res, status, 'application/json', JSON.stringify(body));
 
 function redirectBack(req: http.IncomingMessage, res: http.ServerResponse, cookie: string): void {
   // Flask redirects to request.referrer; without one, the product page is the useful place to land.

@@ -13,6 +13,7 @@
  * Env: PORT (default 9080), SERVICE_VERSION (v1).
  */
 import http from 'node:http';
+import { sendJson } from '../common/respond.ts';
 import { portFromEnv, serve } from '../common/serve.ts';
 
 const version = process.env.SERVICE_VERSION || 'v1';
@@ -32,12 +33,6 @@ if (version === 'v-unhealthy') {
   }, 900_000).unref();
 }
 
-function send(res: http.ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
-
 function ratingsOf(id: number): unknown {
   return added.get(id) ?? { id, ratings: { Reviewer1: 5, Reviewer2: 4 } };
 }
@@ -46,13 +41,13 @@ const server = http.createServer((req, res) => {
   const path = (req.url ?? '/').split('?')[0] ?? '/';
   if (path === '/health' && req.method === 'GET') {
     return healthy
-      ? send(res, 200, { status: 'Ratings is healthy' })
-      : send(res, 500, { status: 'Ratings is not healthy' });
+      ? sendJson(res, 200, { status: 'Ratings is healthy' })
+      : sendJson(res, 500, { status: 'Ratings is not healthy' });
   }
-  if (!/^\/ratings\/\d*/.test(path)) return send(res, 404, { error: 'not found' });
+  if (!/^\/ratings\/\d*/.test(path)) return sendJson(res, 404, { error: 'not found' });
   // ratings.js takes the last path segment and parseInt()s it.
   const id = Number.parseInt(path.split('/').pop() ?? '', 10);
-  if (Number.isNaN(id)) return send(res, 400, { error: 'please provide numeric product ID' });
+  if (Number.isNaN(id)) return sendJson(res, 400, { error: 'please provide numeric product ID' });
 
   if (req.method === 'POST') {
     const chunks: Buffer[] = [];
@@ -62,27 +57,27 @@ const server = http.createServer((req, res) => {
       try {
         ratings = JSON.parse(Buffer.concat(chunks).toString('utf8'));
       } catch {
-        return send(res, 400, { error: 'please provide valid ratings JSON' });
+        return sendJson(res, 400, { error: 'please provide valid ratings JSON' });
       }
       if (version === 'v2')
-        return send(res, 501, { error: 'Post not implemented for database backed ratings' });
+        return sendJson(res, 501, { error: 'Post not implemented for database backed ratings' });
       added.set(id, { id, ratings });
-      send(res, 200, ratingsOf(id));
+      sendJson(res, 200, ratingsOf(id));
     });
     return;
   }
-  if (req.method !== 'GET') return send(res, 405, { error: 'method not allowed' });
+  if (req.method !== 'GET') return sendJson(res, 405, { error: 'method not allowed' });
 
   const unavailableNow =
     (version === 'v-faulty' && Math.random() <= 0.5) ||
     ((version === 'v-unavailable' || version === 'v-unhealthy') && unavailable);
-  if (unavailableNow) return send(res, 503, { error: 'Service unavailable' });
+  if (unavailableNow) return sendJson(res, 503, { error: 'Service unavailable' });
   if (version === 'v-delayed' && Math.random() <= 0.5) {
-    const timer = setTimeout(() => send(res, 200, ratingsOf(id)), 7000);
+    const timer = setTimeout(() => sendJson(res, 200, ratingsOf(id)), 7000);
     res.once('close', () => clearTimeout(timer));
     return;
   }
-  send(res, 200, ratingsOf(id));
+  sendJson(res, 200, ratingsOf(id));
 });
 
 await serve(server, { name: `ratings ${version}`, port: portFromEnv(9080) });

@@ -15,6 +15,7 @@
  * RATINGS_HOSTNAME, RATINGS_SERVICE_PORT, SERVICES_DOMAIN, HTTP_PROXY/NO_PROXY.
  */
 import http from 'node:http';
+import { sendJson } from '../common/respond.ts';
 import { instanceName, portFromEnv, serve } from '../common/serve.ts';
 import { getJson, PROPAGATED_HEADERS, pickHeaders, serviceBase } from './http-client.ts';
 
@@ -78,21 +79,15 @@ async function bookReviews(productId: string, incoming: http.IncomingHttpHeaders
   };
 }
 
-function send(res: http.ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
-
 const server = http.createServer((req, res) => {
   const path = (req.url ?? '/').split('?')[0] ?? '/';
-  if (req.method !== 'GET') return send(res, 405, { error: 'method not allowed' });
-  if (path === '/health') return send(res, 200, { status: 'Reviews is healthy' });
+  if (req.method !== 'GET') return sendJson(res, 405, { error: 'method not allowed' });
+  if (path === '/health') return sendJson(res, 200, { status: 'Reviews is healthy' });
   const match = /^\/reviews\/(-?\d+)$/.exec(path);
-  if (!match) return send(res, 404, { error: 'not found' });
+  if (!match) return sendJson(res, 404, { error: 'not found' });
   bookReviews(String(Number(match[1])), req.headers).then(
-    (body) => send(res, 200, body),
-    (err: Error) => send(res, 500, { error: err.message }),
+    (body) => sendJson(res, 200, body),
+    (err: Error) => sendJson(res, 500, { error: err.message }),
   );
 });
 

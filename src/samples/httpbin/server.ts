@@ -12,6 +12,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
+import { sendText } from '../common/respond.ts';
 import { instanceName, portFromEnv, serve } from '../common/serve.ts';
 
 const MAX_DELAY_S = 10;
@@ -62,11 +63,6 @@ function send(
     ...headers,
   });
   res.end(text);
-}
-
-function sendText(res: http.ServerResponse, status: number, type: string, body: string) {
-  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
-  res.end(body);
 }
 
 function readBody(req: http.IncomingMessage): Promise<Buffer> {

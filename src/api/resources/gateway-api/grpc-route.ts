@@ -4,9 +4,8 @@
  * matches matches every call. The CRD's CEL rules on method matches are refinements here.
  */
 import { z } from 'zod';
-import { ObjectMeta } from '../meta.ts';
 import {
-  ApiVersion,
+  addIssue,
   BackendRef,
   CommonRouteSpec,
   checkFilterFields,
@@ -17,6 +16,7 @@ import {
   Hostname,
   LocalObjectReference,
   RequestMirror,
+  routeResource,
   SectionName,
 } from './shared.ts';
 
@@ -31,27 +31,13 @@ export const GRPCMethodMatch = z
     method: z.string().max(1024).optional(),
   })
   .superRefine((m, ctx) => {
-    if (!m.service && !m.method) {
-      ctx.addIssue({
-        code: 'custom',
-        path: [],
-        message: "one or both of 'service' or 'method' must be specified",
-      });
-    }
+    if (!m.service && !m.method) addIssue(ctx, [], "one or both of 'service' or 'method' must be specified");
     if (m.type !== 'Exact') return;
     if (m.service && !SERVICE_NAME.test(m.service)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['service'],
-        message: 'must be a gRPC service name such as "pkg.Service"',
-      });
+      addIssue(ctx, ['service'], 'must be a gRPC service name such as "pkg.Service"');
     }
     if (m.method && !METHOD_NAME.test(m.method)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['method'],
-        message: 'must be a gRPC method name such as "GetUser"',
-      });
+      addIssue(ctx, ['method'], 'must be a gRPC method name such as "GetUser"');
     }
   });
 export type GRPCMethodMatch = z.output<typeof GRPCMethodMatch>;
@@ -104,10 +90,5 @@ export const GRPCRouteSpec = CommonRouteSpec.extend({
 }).superRefine((s, ctx) => checkRuleNames(s.rules, ctx));
 export type GRPCRouteSpec = z.output<typeof GRPCRouteSpec>;
 
-export const GRPCRoute = z.object({
-  apiVersion: ApiVersion,
-  kind: z.literal('GRPCRoute'),
-  metadata: ObjectMeta,
-  spec: GRPCRouteSpec,
-});
+export const GRPCRoute = routeResource('GRPCRoute', GRPCRouteSpec);
 export type GRPCRoute = z.output<typeof GRPCRoute>;

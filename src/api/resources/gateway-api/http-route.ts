@@ -6,9 +6,8 @@
  * translator reports them on the route's status and the rest of the route still works.
  */
 import { z } from 'zod';
-import { ObjectMeta } from '../meta.ts';
 import {
-  ApiVersion,
+  addIssue,
   BackendRef,
   CommonRouteSpec,
   checkFilterFields,
@@ -23,6 +22,7 @@ import {
   PortNumber,
   PreciseHostname,
   RequestMirror,
+  routeResource,
   SectionName,
   Timeouts,
 } from './shared.ts';
@@ -37,7 +37,7 @@ export const HTTPPathMatch = z
   })
   .superRefine((p, ctx) => {
     if (p.type === 'RegularExpression') return;
-    const bad = (message: string) => ctx.addIssue({ code: 'custom', path: ['value'], message });
+    const bad = (message: string) => addIssue(ctx, ['value'], message);
     if (!p.value.startsWith('/')) return bad(`must start with "/" when type is ${p.type}`);
     if (!PATH_CHARS.test(p.value)) return bad('must contain only characters valid in a URL path');
     for (const part of ['//', '/./', '/../', '%2f', '%2F', '#']) {
@@ -83,11 +83,7 @@ export const HTTPPathModifier = z
     const prefix = m.replacePrefixMatch !== undefined;
     if (m.type === 'ReplaceFullPath' ? !full || prefix : !prefix || full) {
       const field = m.type === 'ReplaceFullPath' ? 'replaceFullPath' : 'replacePrefixMatch';
-      ctx.addIssue({
-        code: 'custom',
-        path: [field],
-        message: `type ${m.type} takes ${field} and nothing else`,
-      });
+      addIssue(ctx, [field], `type ${m.type} takes ${field} and nothing else`);
     }
   });
 export type HTTPPathModifier = z.output<typeof HTTPPathModifier>;
@@ -146,11 +142,11 @@ export type HTTPRouteFilter = z.output<typeof HTTPRouteFilter>;
 function checkHTTPFilters(
   filters: readonly HTTPRouteFilter[],
   ctx: z.RefinementCtx,
-  path: PropertyKey[],
+  path: readonly PropertyKey[],
 ): void {
   checkFilterRepeats(filters, HTTP_FILTERS_ONCE, ctx, path);
   if (filters.some((f) => f.type === 'RequestRedirect') && filters.some((f) => f.type === 'URLRewrite')) {
-    ctx.addIssue({ code: 'custom', path, message: 'RequestRedirect and URLRewrite cannot be used together' });
+    addIssue(ctx, path, 'RequestRedirect and URLRewrite cannot be used together');
   }
 }
 
@@ -174,22 +170,14 @@ export const HTTPRouteRule = z
   .superRefine((r, ctx) => {
     checkHTTPFilters(r.filters, ctx, ['filters']);
     if (r.backendRefs.length > 0 && r.filters.some((f) => f.type === 'RequestRedirect')) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['filters'],
-        message: 'RequestRedirect filter must not be used together with backendRefs',
-      });
+      addIssue(ctx, ['filters'], 'RequestRedirect filter must not be used together with backendRefs');
     }
     // ReplacePrefixMatch replaces the matched prefix, so there must be exactly one, and it a PathPrefix.
     const prefixReplaced =
       usesPrefixReplacement(r.filters) || r.backendRefs.some((b) => usesPrefixReplacement(b.filters));
     const single = r.matches.length === 1 && r.matches[0]?.path.type === 'PathPrefix';
     if (prefixReplaced && !single) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['matches'],
-        message: 'ReplacePrefixMatch needs exactly one match, with a PathPrefix path',
-      });
+      addIssue(ctx, ['matches'], 'ReplacePrefixMatch needs exactly one match, with a PathPrefix path');
     }
   });
 export type HTTPRouteRule = z.output<typeof HTTPRouteRule>;
@@ -200,20 +188,9 @@ export const HTTPRouteSpec = CommonRouteSpec.extend({
 }).superRefine((s, ctx) => {
   checkRuleNames(s.rules, ctx);
   const matches = s.rules.reduce((n, r) => n + r.matches.length, 0);
-  if (matches > 128) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['rules'],
-      message: `${matches} matches in all; at most 128 are allowed`,
-    });
-  }
+  if (matches > 128) addIssue(ctx, ['rules'], `${matches} matches in all; at most 128 are allowed`);
 });
 export type HTTPRouteSpec = z.output<typeof HTTPRouteSpec>;
 
-export const HTTPRoute = z.object({
-  apiVersion: ApiVersion,
-  kind: z.literal('HTTPRoute'),
-  metadata: ObjectMeta,
-  spec: HTTPRouteSpec,
-});
+export const HTTPRoute = routeResource('HTTPRoute', HTTPRouteSpec);
 export type HTTPRoute = z.output<typeof HTTPRoute>;

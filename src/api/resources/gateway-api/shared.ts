@@ -1,12 +1,14 @@
 /**
  * What the Gateway API route kinds (gateway.networking.k8s.io HTTPRoute, GRPCRoute, TCPRoute) share: API
- * versions, parent and backend references, header matches and modifiers, request mirroring and durations.
+ * versions and the resource envelope, parent and backend references, header matches and modifiers, request
+ * mirroring, durations, and the checks their refinements repeat.
  * Field names, defaults and limits follow the upstream Go types (apis/v1/shared_types.go and
  * httproute_types.go). Where the CRDs validate with CEL, the same rule is a refinement here, so a manifest
  * the API server would refuse is refused here too; unknown fields are ignored, as on a cluster.
  */
 import { z } from 'zod';
 import { parseDuration } from '../../../core/duration.ts';
+import { ObjectMeta } from '../meta.ts';
 
 export const GATEWAY_API_GROUP = 'gateway.networking.k8s.io';
 
@@ -17,6 +19,19 @@ export const GATEWAY_API_VERSIONS = [
   'gateway.networking.k8s.io/v1alpha2',
 ] as const;
 export const ApiVersion = z.enum(GATEWAY_API_VERSIONS);
+
+/**
+ * Reports a refinement issue at `path`, relative to the value being refined. The path is copied: Zod
+ * prefixes an issue's path in place as the issue bubbles up to the parent objects.
+ */
+export function addIssue(ctx: z.RefinementCtx, path: readonly PropertyKey[], message: string): void {
+  ctx.addIssue({ code: 'custom', path: [...path], message });
+}
+
+/** A route resource of the given kind: the Gateway API versions, object metadata and the kind's spec. */
+export function routeResource<const K extends string, S extends z.ZodType>(kind: K, spec: S) {
+  return z.object({ apiVersion: ApiVersion, kind: z.literal(kind), metadata: ObjectMeta, spec });
+}
 
 const SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
@@ -116,8 +131,7 @@ export const HeaderModifier = z
     ];
     for (const { name, path } of names) {
       const key = name.toLowerCase();
-      if (seen.has(key))
-        ctx.addIssue({ code: 'custom', path, message: `header "${name}" has more than one action` });
+      if (seen.has(key)) addIssue(ctx, path, `header "${name}" has more than one action`);
       seen.add(key);
     }
   });
@@ -153,13 +167,9 @@ export function checkFilterFields(
 ): void {
   for (const [type, field] of Object.entries(fields)) {
     if (filter.type === type && filter[field] === undefined) {
-      ctx.addIssue({ code: 'custom', path: [field], message: `${field} is required when type is ${type}` });
+      addIssue(ctx, [field], `${field} is required when type is ${type}`);
     } else if (filter.type !== type && filter[field] !== undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: [field],
-        message: `${field} must be unset unless type is ${type}`,
-      });
+      addIssue(ctx, [field], `${field} must be unset unless type is ${type}`);
     }
   }
 }
@@ -174,11 +184,7 @@ export function checkFilterRepeats(
   const seen = new Set<string>();
   filters.forEach((f, i) => {
     if (once.includes(f.type) && seen.has(f.type)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: [...path, i, 'type'],
-        message: `${f.type} filter cannot be repeated`,
-      });
+      addIssue(ctx, [...path, i, 'type'], `${f.type} filter cannot be repeated`);
     }
     seen.add(f.type);
   });
@@ -206,12 +212,7 @@ export function checkRuleNames(rules: readonly { name?: string | undefined }[], 
   const seen = new Set<string>();
   rules.forEach((r, i) => {
     if (r.name === undefined) return;
-    if (seen.has(r.name))
-      ctx.addIssue({
-        code: 'custom',
-        path: ['rules', i, 'name'],
-        message: 'rule name must be unique within the route',
-      });
+    if (seen.has(r.name)) addIssue(ctx, ['rules', i, 'name'], 'rule name must be unique within the route');
     seen.add(r.name);
   });
 }

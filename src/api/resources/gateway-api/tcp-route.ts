@@ -3,8 +3,7 @@
  * matches, only weighted backends. The CRD requires at least one rule and one backend per rule.
  */
 import { z } from 'zod';
-import { ObjectMeta } from '../meta.ts';
-import { ApiVersion, BackendRef, CommonRouteSpec, checkRuleNames, SectionName } from './shared.ts';
+import { BackendRef, CommonRouteSpec, checkRuleNames, routeResource, SectionName } from './shared.ts';
 
 export const TCPRouteRule = z.object({
   name: SectionName.optional(),
@@ -17,10 +16,5 @@ export const TCPRouteSpec = CommonRouteSpec.extend({
 }).superRefine((s, ctx) => checkRuleNames(s.rules, ctx));
 export type TCPRouteSpec = z.output<typeof TCPRouteSpec>;
 
-export const TCPRoute = z.object({
-  apiVersion: ApiVersion,
-  kind: z.literal('TCPRoute'),
-  metadata: ObjectMeta,
-  spec: TCPRouteSpec,
-});
+export const TCPRoute = routeResource('TCPRoute', TCPRouteSpec);
 export type TCPRoute = z.output<typeof TCPRoute>;

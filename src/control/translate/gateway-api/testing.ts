@@ -3,6 +3,7 @@
  * the real schemas into ParsedRoutes, services built by hand as the view builder would model them, and a
  * check that attachments make a ProxyConfig the proxy's own validator accepts.
  */
+import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -15,7 +16,7 @@ import {
 } from '../../../api/resources/gateway-api/index.ts';
 import type { ConfigIssue } from '../../../core/errors.ts';
 import { type RouteAttachment, type ServiceModel, serviceBackendName } from '../../model/types.ts';
-import { type ParsedRoute, parsedRoute } from './index.ts';
+import { type ParsedRoute, parsedRoute, translateGatewayRoutes } from './index.ts';
 
 export const COMPAT_SAMPLES = process.env.WEFT_COMPAT_SAMPLES ?? '/work/shared/compat-samples';
 /** For `{ skip }`: the samples live outside the repository. */
@@ -105,4 +106,11 @@ export function proxyIssues(attachments: readonly RouteAttachment[]): ConfigIssu
     backends: [...backends.values()],
   });
   return result.ok ? [] : result.issues;
+}
+
+/** Translates the routes in `yaml` against `services`, after asserting that the proxy accepts the result. */
+export function translateYaml(yaml: string, services: readonly ServiceModel[]) {
+  const result = translateGatewayRoutes(routesFromYaml(yaml), services);
+  assert.deepEqual(proxyIssues(result.attachments), [], 'the proxy would refuse these routes');
+  return result;
 }

@@ -13,11 +13,11 @@
 import type { Counter } from '../../metrics/index.ts';
 import type { WeightedEndpoint } from '../../upstream/balancers/index.ts';
 import {
+  canRetryOnFreshConnection,
   type DispatchController,
   type DispatchHandler,
   type DispatchOptions,
   type HeaderValues,
-  STALE_CONNECTION,
   type UpstreamPool,
 } from '../../upstream/types.ts';
 import type { FilterBackend, FilterFactory, HttpFilter, RequestBody, UpstreamRequest } from '../types.ts';
@@ -194,8 +194,7 @@ class MirrorExchange implements DispatchHandler, TeeOwner {
       this.reason === undefined &&
       !this.retried &&
       !this.responseStarted &&
-      (this.opts.body === null || Buffer.isBuffer(this.opts.body)) &&
-      (err as { code?: string }).code === STALE_CONNECTION
+      canRetryOnFreshConnection(this.opts, err)
     ) {
       this.retried = true;
       this.opts.fresh = true;
