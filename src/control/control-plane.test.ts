@@ -133,6 +133,7 @@ describe('ControlPlane and its API', () => {
       at: `${path.join(GOLDEN, 'services.yaml')}:4:1`,
       state: 'accepted',
       issues: [],
+      notes: [],
     });
     // A route's notes and reference problems are listed on an accepted route.
     const route = json.find(
@@ -305,8 +306,12 @@ describe('ControlPlane and its API', () => {
         { name: 'http', port: 9999, targetPort: 8080, protocol: 'http1', endpoints: ['10.77.1.1:8080'] },
       ],
     });
-    // Applied again: configured, and all valid → 200.
+    // Applied again unchanged: nothing written; changed: configured; all valid → 200.
     assert.deepEqual(await request(tcp, 'POST', '/api/v1/apply', EXTRA), {
+      status: 200,
+      json: { results: [{ ok: true, resource: 'Service/default/extra', action: 'unchanged' }] },
+    });
+    assert.deepEqual(await request(tcp, 'POST', '/api/v1/apply', EXTRA.replace('9999', '9998')), {
       status: 200,
       json: { results: [{ ok: true, resource: 'Service/default/extra', action: 'configured' }] },
     });

@@ -15,7 +15,7 @@ import { createApiHandler } from './api/server.ts';
 import { createDistributionServer, type DistributionServer } from './distribution/index.ts';
 import { fmt, MeshIndex, type RouteTranslator } from './index/index.ts';
 import { createVipAllocator } from './index/vips.ts';
-import { appliedFileName, deleteApplied, writeApplied } from './sources/applied/store.ts';
+import { appliedFileName, deleteApplied, readApplied, writeApplied } from './sources/applied/store.ts';
 import { parseDocuments } from './sources/file/parse.ts';
 import { createFileSource } from './sources/file/source.ts';
 import { watchInstancesFile } from './sources/instances.ts';
@@ -222,6 +222,7 @@ export class ControlPlane {
       at: fmt(r.origin),
       state: r.state,
       issues: r.issues.map((i) => ({ code: i.code, path: i.path, message: i.message, at: fmt(i.at) })),
+      notes: (r.notes ?? []).map((n) => ({ path: n.path, message: n.message, at: fmt(n.at) })),
     }));
   }
 
@@ -241,9 +242,11 @@ export class ControlPlane {
   /** `weft apply`: valid documents are stored (and picked up by the applied source); invalid ones are reported. */
   apply(text: string, file: string): ApplyOutcome[] {
     return this.#changeApplied(text, file, (key, doc) => {
-      const existed = fs.existsSync(path.join(this.appliedDir, appliedFileName(key)));
+      const file = path.join(this.appliedDir, appliedFileName(key));
+      const before = fs.existsSync(file) ? readApplied(file) : undefined;
+      if (before !== undefined && JSON.stringify(before) === JSON.stringify(doc)) return 'unchanged';
       writeApplied(this.appliedDir, key, doc);
-      return existed ? 'configured' : 'created';
+      return before !== undefined ? 'configured' : 'created';
     });
   }
 

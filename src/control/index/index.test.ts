@@ -264,6 +264,26 @@ spec:
     ]);
     assert.deepEqual(index.model.attachments, []);
   });
+
+  test("an accepted route keeps the translator's notes (not errors) with their position", () => {
+    const index = createIndex();
+    load(index, {
+      'routes.yaml': `${SERVICE('web')}---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: named }
+spec:
+  parentRefs: [{ group: '', kind: Service, name: web }]
+  hostnames: [web.example.com]
+`,
+    });
+    const route = index.resources().find((r) => r.key?.name === 'named');
+    assert.equal(route?.state, 'accepted');
+    assert.deepEqual(route?.issues, []);
+    assert.equal(route?.notes?.length, 1);
+    assert.equal(route?.notes?.[0]?.path, 'spec.hostnames');
+    assert.equal(route?.notes?.[0]?.at.line, 14);
+  });
 });
 
 const DEPLOYMENT = (image: string, extra = '', template = '') => `apiVersion: apps/v1

@@ -35,6 +35,8 @@ export interface IndexedResource {
   key: ResourceKey | undefined;
   state: ResourceState;
   issues: ResourceIssue[];
+  /** Explanations that are not errors. */
+  notes?: Array<{ path: string; message: string; at: Origin }>;
   value: unknown;
 }
 
@@ -226,6 +228,9 @@ export class MeshIndex {
           }
         } else if (!st.accepted) this.#fail(r, issues);
         else r.issues.push(...issues.map((i) => ({ ...i, at: this.#at(r, i.path) })));
+        // Choices the translator made that are not errors (ignored hostnames, a timeout it mapped).
+        if (r.state !== 'unsupported')
+          r.notes = (st.notes ?? []).map((n) => ({ ...n, at: this.#at(r, n.path) }));
       }
     }
     this.#resources = resources;

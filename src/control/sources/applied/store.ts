@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { keyString, type ResourceKey } from '../../../api/resources/meta.ts';
 
 export function appliedFileName(key: ResourceKey): string {
@@ -31,5 +31,14 @@ export function deleteApplied(dir: string, key: ResourceKey): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+/** The document stored for a resource, as applied (undefined when unreadable). */
+export function readApplied(file: string): unknown {
+  try {
+    return parse(fs.readFileSync(file, 'utf8'), { version: '1.1' });
+  } catch {
+    return undefined;
   }
 }
