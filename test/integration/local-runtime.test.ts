@@ -149,6 +149,24 @@ for (const mode of ['transparent', 'explicit'] as const) {
       assert.deepEqual(others.byVersion, { v1: 50 });
     });
 
+    test('an application that dies is restarted (CrashLoopBackOff) and serves again', async () => {
+      const pidOf = () => mesh.info().instances.find((i) => i.id === 'default/echo-v2-0')?.pids.app;
+      const first = pidOf();
+      assert.ok(alive(first));
+      process.kill(first as number, 'SIGKILL');
+      const deadline = Date.now() + 15_000;
+      for (;;) {
+        const instances = await mesh.api<Array<{ id: string; ready: boolean }>>('/api/v1/instances');
+        const now = pidOf();
+        if (now !== first && alive(now) && instances.find((i) => i.id === 'default/echo-v2-0')?.ready) break;
+        assert.ok(Date.now() < deadline, 'echo-v2 was not restarted within 15 s');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await mesh.waitSynced(undefined, 10_000);
+      const jason = await load(mesh, 50, ['end-user: jason']);
+      assert.deepEqual(jason.byVersion, { v2: 50 });
+    });
+
     test('killing the control plane during load fails no request; it is restarted and proxies resync', async () => {
       const pid = mesh.info().controlPid;
       assert.ok(alive(pid));

@@ -28,7 +28,15 @@ export interface InstanceContext {
   freePort(): Promise<number>;
 }
 
-export type InstancePhase = 'starting' | 'sidecar' | 'app' | 'ready' | 'failed' | 'stopping' | 'stopped';
+export type InstancePhase =
+  | 'starting'
+  | 'sidecar'
+  | 'app'
+  | 'ready'
+  | 'restarting'
+  | 'failed'
+  | 'stopping'
+  | 'stopped';
 
 export class InstanceRunner {
   readonly id: string;
@@ -38,6 +46,8 @@ export class InstanceRunner {
   readonly #ctx: InstanceContext;
   phase: InstancePhase = 'starting';
   error: string | undefined;
+  /** Times the application was restarted since it last ran a minute. */
+  restarts = 0;
   netns: string | undefined;
   model: InstanceModel | undefined;
   env: Record<string, string> = {};
@@ -149,19 +159,48 @@ export class InstanceRunner {
     this.phase = 'ready';
     this.model = { ...this.model, ready: true };
     report();
-    void this.#app.exited.then(({ code, signal }) => {
+    void this.#restartOnExit(report);
+  }
+
+  /**
+   * Kubernetes' restartPolicy Always: an application that exits is taken out of the endpoints at once and
+   * started again after a back-off that doubles up to 30 s (CrashLoopBackOff), reset after 60 s of running.
+   */
+  async #restartOnExit(report: () => void): Promise<void> {
+    for (;;) {
+      const app = this.#app as Supervised;
+      const startedAt = Date.now();
+      const { code, signal } = await app.exited;
       if (this.#stopping) return;
-      this.phase = 'failed';
-      this.error = `the application exited (${signal ?? code})`;
+      if (Date.now() - startedAt > 60_000) this.restarts = 0;
+      const delay = Math.min(1000 * 2 ** this.restarts, 30_000);
+      this.restarts++;
+      this.phase = 'restarting';
+      this.error = `the application exited (${signal ?? code}); restarting in ${delay / 1000} s`;
       this.model = this.model ? { ...this.model, ready: false } : undefined;
-      this.#ctx.logger.error('application exited', {
+      this.#ctx.logger.warn('application exited; restarting it', {
         instance: this.id,
         code,
         signal,
+        restartInMs: delay,
         log: tail(this.logs.app, 3),
       });
       report();
-    });
+      await sleep(delay);
+      if (this.#stopping) return;
+      this.#app = this.#spawnApp();
+      try {
+        await this.#waitReady();
+      } catch (err) {
+        this.error = (err as Error).message;
+        continue;
+      }
+      if (this.#stopping) return;
+      this.phase = 'ready';
+      this.error = undefined;
+      this.model = this.model ? { ...this.model, ready: true } : undefined;
+      report();
+    }
   }
 
   #spawnProxy(): Supervised {

@@ -160,7 +160,11 @@ export class LocalRuntime {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       const all = this.instances();
-      if (all.length > 0 && all.every((r) => r.phase === 'ready' || r.phase === 'failed')) return;
+      if (
+        all.length > 0 &&
+        all.every((r) => r.phase === 'ready' || r.phase === 'failed' || r.phase === 'restarting')
+      )
+        return;
       await sleep(100);
     }
   }
