@@ -108,6 +108,12 @@ for (const mode of ['transparent', 'explicit'] as const) {
       assert.ok((r.byVersion.v1 ?? 0) > 40 && (r.byVersion.v2 ?? 0) > 40, JSON.stringify(r.byVersion));
     });
 
+    test('a TCP service is reached too: by name (transparent) or by its Kubernetes-style variables (explicit)', async () => {
+      const r = await mesh.exec('client', [process.execPath, path.join(FIXTURES, 'tcp-client.ts')]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, 'hello weft\n');
+    });
+
     test('a bad resource is reported with its file and line; the rest keeps working', async () => {
       const resources =
         await mesh.api<
@@ -239,7 +245,7 @@ for (const mode of ['transparent', 'explicit'] as const) {
       const pids = [info.controlPid, ...info.instances.flatMap((i) => [i.pids.app, i.pids.proxy])].filter(
         (p): p is number => p !== undefined,
       );
-      assert.ok(pids.length >= 7);
+      assert.ok(pids.length >= 9);
       const code = await mesh.stop('SIGINT');
       assert.equal(code, 0, mesh.output());
       for (const pid of pids) assert.equal(alive(pid), false, `pid ${pid} still runs`);

@@ -26,6 +26,12 @@ export interface InstanceContext {
   logger: Logger;
   /** Allocates a free TCP port on 127.0.0.1 (explicit mode). */
   freePort(): Promise<number>;
+  /** The mesh's services when the instance starts (explicit mode gives each a local port). */
+  services(): ReadonlyArray<{
+    namespace: string;
+    name: string;
+    ports: ReadonlyArray<{ name?: string; port: number }>;
+  }>;
 }
 
 export type InstancePhase =
@@ -51,6 +57,8 @@ export class InstanceRunner {
   netns: string | undefined;
   model: InstanceModel | undefined;
   env: Record<string, string> = {};
+  /** Explicit mode: the local ports of the mesh's services on this instance's sidecar. */
+  expose: NonNullable<InstanceModel['expose']> = [];
   #proxy: Supervised | undefined;
   #app: Supervised | undefined;
   #stopping = false;
@@ -127,6 +135,7 @@ export class InstanceRunner {
         no_proxy: local,
       };
       if (ports[0]) this.env.PORT = String(ports[0].port);
+      this.expose = await this.#serviceListeners();
     }
     this.model = {
       id: this.id,
@@ -138,6 +147,7 @@ export class InstanceRunner {
       ports,
       ready: false,
       sidecar,
+      ...(this.expose.length > 0 ? { expose: this.expose } : {}),
     };
     report();
     if (this.#stopping) return;
@@ -201,6 +211,30 @@ export class InstanceRunner {
       this.model = this.model ? { ...this.model, ready: true } : undefined;
       report();
     }
+  }
+
+  /**
+   * Explicit mode: every service port of the instance's namespace gets a local port on its sidecar, given
+   * to the application the way Kubernetes does (`<NAME>_SERVICE_HOST`, `<NAME>_SERVICE_PORT`,
+   * `<NAME>_SERVICE_PORT_<PORTNAME>`), so TCP services are reachable too, not only HTTP by HTTP_PROXY.
+   */
+  async #serviceListeners(): Promise<NonNullable<InstanceModel['expose']>> {
+    const out: NonNullable<InstanceModel['expose']> = [];
+    for (const svc of this.#ctx.services()) {
+      if (svc.namespace !== this.workload.namespace) continue;
+      const env = svc.name.toUpperCase().replace(/-/g, '_');
+      for (const [i, p] of svc.ports.entries()) {
+        const local = await this.#ctx.freePort();
+        out.push({ service: `${svc.namespace}/${svc.name}`, port: p.port, listen: { port: local } });
+        if (i === 0) {
+          this.env[`${env}_SERVICE_HOST`] = '127.0.0.1';
+          this.env[`${env}_SERVICE_PORT`] = String(local);
+        }
+        if (p.name)
+          this.env[`${env}_SERVICE_PORT_${p.name.toUpperCase().replace(/-/g, '_')}`] = String(local);
+      }
+    }
+    return out;
   }
 
   #spawnProxy(): Supervised {

@@ -39,7 +39,7 @@ interface ServiceInfo {
   namespace: string;
   name: string;
   vip: string | null;
-  ports: Array<{ port: number; endpoints: string[] }>;
+  ports: Array<{ name?: string; port: number; endpoints: string[] }>;
 }
 
 interface ProxyInfo {
@@ -226,6 +226,7 @@ export class LocalRuntime {
           controlSocket: this.controlSocket,
           logger: this.#o.logger,
           freePort,
+          services: () => this.#services,
         },
         want.w,
         want.replica,
@@ -269,7 +270,10 @@ export class LocalRuntime {
       if (!runner.model) continue;
       const m: InstanceModel = runner.phase === 'ready' ? runner.model : { ...runner.model, ready: false };
       if (runner.workload.namespace === EDGE_NAMESPACE) {
-        m.expose = this.#edges.map((e) => ({ service: e.serviceKey, port: e.port, listen: e.proxyListen }));
+        m.expose = [
+          ...(m.expose ?? []),
+          ...this.#edges.map((e) => ({ service: e.serviceKey, port: e.port, listen: e.proxyListen })),
+        ];
       }
       models.push(m);
     }

@@ -1,0 +1,3 @@
+export * from './protocol.ts';
+export * from './renewal.ts';
+export * from './spiffe.ts';
