@@ -43,21 +43,42 @@ export interface SignResponse {
  * `status` is the HTTP status the signing endpoint answers with.
  */
 export const CaErrors = {
-  CA_REQUEST_MALFORMED: { status: 400, description: 'The signing request is not the expected JSON document.' },
+  CA_REQUEST_MALFORMED: {
+    status: 400,
+    description: 'The signing request is not the expected JSON document.',
+  },
   CA_CSR_MALFORMED: { status: 400, description: 'The CSR is not a single PEM-encoded PKCS#10 request.' },
-  CA_CSR_SIGNATURE: { status: 400, description: 'The CSR signature does not verify with its own public key.' },
+  CA_CSR_SIGNATURE: {
+    status: 400,
+    description: 'The CSR signature does not verify with its own public key.',
+  },
   CA_CSR_KEY: { status: 400, description: 'The CSR key is not an ECDSA P-256 key.' },
   CA_CSR_IDENTITY: {
     status: 403,
     description: 'The CSR asks for names other than the identity its credential grants.',
   },
-  CA_IDENTITY_INVALID: { status: 400, description: 'The identity to certify is not a valid SPIFFE identity.' },
+  CA_IDENTITY_INVALID: {
+    status: 400,
+    description: 'The identity to certify is not a valid SPIFFE identity.',
+  },
   CA_TOKEN_MALFORMED: { status: 401, description: 'The join token is not a Weft join token.' },
-  CA_TOKEN_SIGNATURE: { status: 401, description: 'The join token was not issued by this CA or was altered.' },
+  CA_TOKEN_SIGNATURE: {
+    status: 401,
+    description: 'The join token was not issued by this CA or was altered.',
+  },
   CA_TOKEN_EXPIRED: { status: 401, description: 'The join token has expired.' },
-  CA_ISSUER_EXPIRED: { status: 503, description: 'The CA issuer certificate has expired or is not yet valid.' },
-  CA_STATE: { status: 500, description: 'The CA state directory is missing files or holds inconsistent ones.' },
-  CA_ROTATION: { status: 409, description: 'The trust-anchor rotation step does not follow the current phase.' },
+  CA_ISSUER_EXPIRED: {
+    status: 503,
+    description: 'The CA issuer certificate has expired or is not yet valid.',
+  },
+  CA_STATE: {
+    status: 500,
+    description: 'The CA state directory is missing files or holds inconsistent ones.',
+  },
+  CA_ROTATION: {
+    status: 409,
+    description: 'The trust-anchor rotation step does not follow the current phase.',
+  },
 } as const satisfies Record<string, { status: number; description: string }>;
 
 export type CaErrorCode = keyof typeof CaErrors;
@@ -90,7 +111,9 @@ export function parseSignRequest(body: unknown): CaParseResult<SignRequest> {
   const credential = body.credential;
   if (!isObject(credential)) return fail('"credential" must be an object');
   if (credential.type !== 'join-token')
-    return fail(`"credential.type" ${JSON.stringify(credential.type)} is not supported (expected "join-token")`);
+    return fail(
+      `"credential.type" ${JSON.stringify(credential.type)} is not supported (expected "join-token")`,
+    );
   if (typeof credential.token !== 'string' || credential.token === '')
     return fail('"credential.token" must be a non-empty string');
   if (credential.token.length > MAX_TOKEN_BYTES)

@@ -16,7 +16,11 @@ export const RENEWAL_JITTER_FRACTION = 0.1;
  * The time (epoch ms) at which to renew a certificate valid from `notBefore` to `notAfter`: in
  * [40 %, 50 %] of its lifetime, placed by `random` (a function returning [0, 1), as Math.random).
  */
-export function nextRenewalTime(notBefore: Date | number, notAfter: Date | number, random: () => number): number {
+export function nextRenewalTime(
+  notBefore: Date | number,
+  notAfter: Date | number,
+  random: () => number,
+): number {
   const from = +notBefore;
   const to = +notAfter;
   if (!Number.isFinite(from) || !Number.isFinite(to) || to <= from)

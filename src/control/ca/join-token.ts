@@ -63,7 +63,11 @@ export function verifyJoinToken(key: Buffer, token: string, now: number): JoinTo
   if (!BASE64URL.test(claims) || !BASE64URL.test(sent))
     throw new CaError('CA_TOKEN_MALFORMED', 'the join token is not base64url');
   const sentMac = Buffer.from(sent, 'base64url');
-  if (sentMac.length !== MAC_BYTES || !timingSafeEqual(sentMac, mac(key, claims)))
+  // Base64url has several spellings of the same bytes (unused low bits in the last character); only the
+  // canonical one is accepted, so a token has exactly one valid form.
+  if (sentMac.length !== MAC_BYTES || sentMac.toString('base64url') !== sent)
+    throw new CaError('CA_TOKEN_SIGNATURE', 'the join token was not issued by this CA or was altered');
+  if (!timingSafeEqual(sentMac, mac(key, claims)))
     throw new CaError('CA_TOKEN_SIGNATURE', 'the join token was not issued by this CA or was altered');
   const parsed = parseClaims(claims);
   if (now >= parsed.expiresAt)
