@@ -67,6 +67,8 @@ export class LocalRuntime {
   #lastInstancesText = '';
   /** Instances whose workload changed or vanished at the last reconcile (see #reconcile). */
   readonly #doubt = new Map<string, number>();
+  /** Ports handed out to instances of this run (explicit mode). */
+  readonly #ports = new Set<number>();
 
   constructor(options: RuntimeOptions) {
     this.#o = options;
@@ -225,7 +227,7 @@ export class LocalRuntime {
           transparent: this.#o.transparent,
           controlSocket: this.controlSocket,
           logger: this.#o.logger,
-          freePort,
+          freePort: () => this.#freePort(),
           services: () => this.#services,
         },
         want.w,
@@ -241,6 +243,20 @@ export class LocalRuntime {
     }
     await Promise.all(stops);
     this.#publish();
+  }
+
+  /**
+   * A free port on 127.0.0.1 that this run has not handed out yet: the OS may return a port it just gave
+   * for another bind(0) once that socket closed, and explicit mode asks for many ports at once.
+   */
+  async #freePort(): Promise<number> {
+    for (;;) {
+      const port = await freePort();
+      if (!this.#ports.has(port)) {
+        this.#ports.add(port);
+        return port;
+      }
+    }
   }
 
   /** The edge: a sidecar without an application that serves exposed services on a Unix socket or port. */
