@@ -90,13 +90,25 @@ export class InstanceRunner {
 
   /** Starts the sidecar, then the application; `report` publishes the instance (ready or not). */
   async start(report: () => void): Promise<void> {
-    try {
-      await this.#start(report);
-    } catch (err) {
-      this.phase = 'failed';
-      this.error = (err as Error).message;
-      this.#ctx.logger.debug('instance failed to start', { instance: this.id, error: this.error });
-      report();
+    // Explicit mode picks its ports by bind(0) and lets them go before the sidecar binds them; another
+    // program can take one meanwhile. Then the sidecar cannot listen: start again with fresh ports.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#start(report);
+        return;
+      } catch (err) {
+        this.error = (err as Error).message;
+        const retry = !this.#ctx.transparent && this.phase === 'sidecar' && attempt < 3 && !this.#stopping;
+        this.#ctx.logger.debug('instance failed to start', { instance: this.id, error: this.error, retry });
+        if (!retry) {
+          this.phase = 'failed';
+          report();
+          return;
+        }
+        await stopProcess(this.#proxy, 5000);
+        this.env = {};
+        this.expose = [];
+      }
     }
   }
 
@@ -153,9 +165,17 @@ export class InstanceRunner {
     if (this.#stopping) return;
 
     this.phase = 'sidecar';
+    const logFrom = fileSize(this.logs.proxy);
     this.#proxy = this.#spawnProxy();
     await this.#waitFor(
-      async () => (await adminGet(this.adminSocket, '/ready')).status === 200,
+      async () => {
+        if ((await adminGet(this.adminSocket, '/ready')).status === 200) return true;
+        // A port taken since it was picked: the sidecar nacks its config and waits; do not wait with it.
+        if (!ctx.transparent && readFrom(this.logs.proxy, logFrom).includes('EADDRINUSE')) {
+          throw new Error('the sidecar could not listen: a port it was given is taken');
+        }
+        return false;
+      },
       this.#proxy,
       'the sidecar did not get its config',
       30_000,
@@ -307,7 +327,7 @@ export class InstanceRunner {
       exited = true;
     });
     while (!this.#stopping) {
-      if (await check().catch(() => false)) return;
+      if (await check()) return;
       if (exited) throw new Error(`${what}: it exited\n${tail(proc?.log ?? '')}`);
       if (Date.now() > deadline)
         throw new Error(`${what} within ${timeoutMs / 1000} s; see ${proc?.log}\n${tail(proc?.log ?? '')}`);
@@ -336,4 +356,29 @@ export function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
+}
+
+function fileSize(file: string): number {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** What was appended to a log since `offset`. */
+function readFrom(file: string, offset: number): string {
+  try {
+    const fd = fs.openSync(file, 'r');
+    try {
+      const size = fs.fstatSync(fd).size;
+      const buf = Buffer.alloc(Math.max(0, size - offset));
+      fs.readSync(fd, buf, 0, buf.length, offset);
+      return buf.toString('utf8');
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return '';
+  }
 }
