@@ -6,6 +6,7 @@ import { registerDemo } from './demo.ts';
 import { registerDown } from './down.ts';
 import { registerExec } from './exec.ts';
 import { registerProxy } from './proxy.ts';
+import { registerProxyConfig } from './proxy-config.ts';
 import { registerStart } from './start.ts';
 import { registerStatus } from './status.ts';
 import { registerUp } from './up.ts';
@@ -25,6 +26,7 @@ export function createProgram(): Command {
   registerApply(program);
   registerExec(program);
   registerStatus(program);
+  registerProxyConfig(program);
   registerControl(program);
   registerProxy(program);
   registerStart(program);
