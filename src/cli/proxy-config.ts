@@ -16,7 +16,10 @@ export function registerProxyConfig(program: Command): void {
     .argument('<workload>', 'a workload name, an instance id (ns/name-0), or name.namespace')
     .option('--run <id>', 'which `weft up` run (default: the only live one)')
     .option('-o, --output <format>', 'yaml or json', 'yaml')
-    .option('--section <name>', 'only one part: outbound, inbound, backends, listeners (sync state)')
+    .option(
+      '--section <name>',
+      "only one part: outbound, inbound, backends, or sync (the proxy's sync state)",
+    )
     .action(async (workload: string, opts: { run?: string; output: string; section?: string }) => {
       try {
         const run = findRun(opts.run);
@@ -27,7 +30,7 @@ export function registerProxyConfig(program: Command): void {
           `/api/v1/proxies/${encodeURIComponent(inst.id)}/config`,
         );
         const out: unknown = opts.section
-          ? opts.section === 'listeners'
+          ? opts.section === 'sync'
             ? body.sync
             : body.computed[opts.section]
           : body;
