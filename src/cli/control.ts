@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { parse } from 'yaml';
-import { ControlPlane } from '../control/control-plane.ts';
+import { ControlPlane, DEFAULT_TRUST_DOMAIN } from '../control/control-plane.ts';
 import type { ImageEntry, ImageResolver } from '../control/translate/kubernetes/workloads.ts';
 import { imageRepository } from '../control/translate/kubernetes/workloads.ts';
 import { createLogger, type LogLevel } from '../core/index.ts';
@@ -33,6 +33,11 @@ export function registerControl(program: Command): void {
       '--image-map <file>',
       'YAML mapping of container images to local programs (see docs/reference/local-runtime.md)',
     )
+    .option(
+      '--trust-domain <domain>',
+      'trust domain of the workload identities (spiffe://<domain>/ns/<namespace>/sa/<account>)',
+      DEFAULT_TRUST_DOMAIN,
+    )
     .option('--log-level <level>', 'debug, info, warn or error', 'info')
     .action(async (opts: ControlOptions) => {
       await runControl(opts);
@@ -47,6 +52,7 @@ interface ControlOptions {
   socket?: string;
   explicit?: boolean;
   imageMap?: string;
+  trustDomain: string;
   logLevel: LogLevel;
 }
 
@@ -73,6 +79,7 @@ async function runControl(opts: ControlOptions): Promise<void> {
     address: opts.address,
     port: Number(opts.port),
     socketPath: opts.socket,
+    trustDomain: opts.trustDomain,
   });
   try {
     await cp.start();

@@ -9,9 +9,12 @@
  * back. With `--config` as well, the file is the config it starts with (not watched), and the control
  * plane's configs replace it.
  */
+
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { ConfigError, createLogger, type LogLevel } from '../core/index.ts';
 import { type ControlClient, connectControlPlane } from '../proxy/control-client/index.ts';
+import { createIdentityClient, type IdentityClient } from '../proxy/identity/index.ts';
 import { type ParsedConfig, ProxyServer, readConfigFile, watchConfigFile } from '../proxy/index.ts';
 
 export function registerProxy(program: Command): void {
@@ -28,6 +31,10 @@ export function registerProxy(program: Command): void {
     .option(
       '--node <id>',
       "this proxy's node id, the view it asks the control plane for (with --control-plane)",
+    )
+    .option(
+      '--join-token-file <path>',
+      "file holding this workload's join token: the proxy asks the control plane's CA for its certificate (with --control-plane)",
     )
     .option('--log-level <level>', 'debug, info, warn or error', 'info')
     .option('--no-watch', 'do not reload the file when it changes')
@@ -56,6 +63,7 @@ export interface ProxyOptions {
   drainTimeout?: string | undefined;
   controlPlane?: string | undefined;
   node?: string | undefined;
+  joinTokenFile?: string | undefined;
 }
 
 /** Why a combination of options cannot run, or undefined when it can. */
@@ -63,6 +71,7 @@ export function proxyOptionsProblem(opts: ProxyOptions): string | undefined {
   if (!opts.config && !opts.controlPlane) return 'give --config <file> or --control-plane <target>';
   if (opts.controlPlane && !opts.node) return '--control-plane needs --node <id>';
   if (opts.node && !opts.controlPlane) return '--node is only used with --control-plane';
+  if (opts.joinTokenFile && !opts.controlPlane) return '--join-token-file is only used with --control-plane';
   return undefined;
 }
 
@@ -100,6 +109,9 @@ export function parseProxyArgs(args: readonly string[]): ProxyOptions | undefine
         break;
       case '--node':
         opts.node = value();
+        break;
+      case '--join-token-file':
+        opts.joinTokenFile = value();
         break;
       default:
         return undefined;
@@ -165,6 +177,23 @@ export async function runProxy(opts: ProxyOptions): Promise<void> {
     // Without a file the proxy has nothing to serve until the control plane's first valid config.
     if (file === undefined) control.onFirstConfig.then(started, () => {});
   }
+  let identity: IdentityClient | undefined;
+  if (opts.controlPlane !== undefined && opts.joinTokenFile) {
+    let token: string;
+    try {
+      token = readFileSync(opts.joinTokenFile, 'utf8').trim();
+    } catch (err) {
+      process.stderr.write(`weft proxy: cannot read the join token: ${(err as Error).message}\n`);
+      process.exit(2);
+    }
+    if (token === '') {
+      process.stderr.write(`weft proxy: ${opts.joinTokenFile} holds no join token\n`);
+      process.exit(2);
+    }
+    identity = createIdentityClient({ target: opts.controlPlane, token, logger });
+    const client = identity;
+    proxy.identity = () => client.describe();
+  }
   const reload = (path: string) => {
     let next: ParsedConfig;
     try {
@@ -196,6 +225,7 @@ export async function runProxy(opts: ProxyOptions): Promise<void> {
     stopping = true;
     logger.info('shutting down', { signal });
     stopWatch();
+    identity?.close();
     const drainMs = opts.drainTimeout !== undefined ? Number(opts.drainTimeout) : undefined;
     Promise.resolve(control?.close())
       .then(() => proxy.shutdown(drainMs))

@@ -12,6 +12,7 @@ import { keyString, type ResourceKey } from '../api/resources/meta.ts';
 import { validateResource } from '../api/resources/registry.ts';
 import type { Logger } from '../core/index.ts';
 import { createApiHandler } from './api/server.ts';
+import type { CertificateAuthority } from './ca/authority.ts';
 import { createDistributionServer, type DistributionServer } from './distribution/index.ts';
 import { fmt, MeshIndex, type RouteTranslator } from './index/index.ts';
 import { createVipAllocator } from './index/vips.ts';
@@ -40,7 +41,13 @@ export interface ControlPlaneOptions {
   socketPath?: string | undefined;
   routeKinds?: readonly string[];
   translateRoutes?: RouteTranslator;
+  /** The trust domain of the CA opened from `<stateDir>/ca` (default cluster.local). */
+  trustDomain?: string;
+  /** Lifetime of the workload certificates the CA signs (default 24 h); tests shorten it. */
+  certificateTtlMs?: number;
 }
+
+export const DEFAULT_TRUST_DOMAIN = 'cluster.local';
 
 export interface ApplyOutcome {
   ok: boolean;
@@ -69,6 +76,7 @@ export class ControlPlane {
   #views = new Map<string, unknown>();
   #viewsGeneration = -1;
   #port = 0;
+  #ca: CertificateAuthority | undefined;
 
   constructor(options: ControlPlaneOptions) {
     this.#options = options;
@@ -106,8 +114,35 @@ export class ControlPlane {
     return this.#port;
   }
 
+  get caDir(): string {
+    return path.join(this.#options.stateDir, 'ca');
+  }
+
+  /** The certificate authority, once start() opened it. */
+  get ca(): CertificateAuthority | undefined {
+    return this.#ca;
+  }
+
+  get certificateTtlMs(): number | undefined {
+    return this.#options.certificateTtlMs;
+  }
+
   /** Reads every source, then listens. Views are complete before the first proxy can connect. */
   async start(): Promise<void> {
+    // Loaded here, not at the top: the X.509 library is only needed once a control plane runs.
+    const { createCertificateAuthority } = await import('./ca/authority.ts');
+    this.#ca = await createCertificateAuthority({
+      stateDir: this.caDir,
+      trustDomain: this.#options.trustDomain ?? DEFAULT_TRUST_DOMAIN,
+    });
+    for (const warning of this.#ca.warnings) this.logger.warn('certificate authority', { warning });
+    this.logger.info(
+      this.#ca.generated ? 'certificate authority generated' : 'certificate authority opened',
+      {
+        dir: this.caDir,
+        trustDomain: this.#ca.trustDomain,
+      },
+    );
     this.#stops.push(
       watchInstancesFile(this.instancesFile, (list) => this.index.setInstances(list), this.logger),
     );

@@ -36,6 +36,8 @@ export class ProxyServer implements ProxyRuntime {
   #snapshot: Snapshot | undefined;
   #rejected: RejectedConfig | undefined;
   #admin: http.Server | undefined;
+  /** What `GET /identity` on the admin port shows; set by the CLI when it runs an identity client. */
+  identity: (() => unknown) | undefined;
   #draining = false;
   #inflight = 0;
   #requests = 0;
@@ -138,6 +140,7 @@ export class ProxyServer implements ProxyRuntime {
       config: () => this.describe(),
       metrics: this.metrics,
       logger: this.logger,
+      identity: () => this.identity?.(),
     });
     await new Promise<void>((resolve, reject) => {
       admin.once('error', reject);

@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { adminGet } from '../../src/runtime/local/api-client.ts';
 import { isAlive as alive } from '../../src/runtime/local/paths.ts';
 import { canRunTransparent, type Mesh, ROOT, startMesh } from '../support/mesh.ts';
 
@@ -106,6 +107,13 @@ for (const mode of ['transparent', 'explicit'] as const) {
       const r = await load(mesh, 200);
       assert.equal(r.failed, 0, JSON.stringify(r.errors));
       assert.ok((r.byVersion.v1 ?? 0) > 40 && (r.byVersion.v2 ?? 0) > 40, JSON.stringify(r.byVersion));
+      // Each sidecar got a certificate for its workload's identity from the control plane's CA.
+      const instances =
+        await mesh.api<Array<{ id: string; sidecar?: { adminSocket?: string } }>>('/api/v1/instances');
+      const admin = instances.find((i) => i.id === 'default/client-0')?.sidecar?.adminSocket ?? '';
+      const identity = await adminGet(admin, '/identity');
+      assert.equal(identity.status, 200, identity.body);
+      assert.equal(JSON.parse(identity.body).spiffeId, 'spiffe://cluster.local/ns/default/sa/client');
     });
 
     test('a TCP service is reached too: by name (transparent) or by its Kubernetes-style variables (explicit)', async () => {

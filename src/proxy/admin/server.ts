@@ -13,6 +13,8 @@ export interface AdminState {
   config(): unknown;
   metrics: MetricsRegistry;
   logger: Logger;
+  /** The workload identity (names, serial, dates; no key), when the proxy has one. */
+  identity?: () => unknown;
 }
 
 export interface RejectedConfig {
@@ -36,6 +38,12 @@ export function createAdminServer(state: AdminState): http.Server {
         return send(state.ready() ? 200 : 503, 'text/plain', state.ready() ? 'ready\n' : 'not ready\n');
       case '/config':
         return send(200, 'application/json', `${JSON.stringify(state.config(), null, 2)}\n`);
+      case '/identity': {
+        const identity = state.identity?.();
+        if (identity === undefined)
+          return send(404, 'application/json', '{"error":"this proxy has no workload identity"}\n');
+        return send(200, 'application/json', `${JSON.stringify(identity, null, 2)}\n`);
+      }
       case '/probe/tcp':
       case '/probe/http':
         return handleProbe(req.url ?? '/', res);
@@ -45,7 +53,7 @@ export function createAdminServer(state: AdminState): http.Server {
         return send(
           404,
           'text/plain',
-          'admin endpoints: /live /ready /config /metrics /probe/tcp /probe/http\n',
+          'admin endpoints: /live /ready /config /metrics /identity /probe/tcp /probe/http\n',
         );
     }
   });

@@ -13,10 +13,15 @@ import type { InstanceModel, WorkloadModel } from '../../api/runtime/types.ts';
 import type { Logger } from '../../core/index.ts';
 import { applyInterceptionRules, DEFAULT_INTERCEPTION } from '../interception/index.ts';
 import { createInstanceNetns, execInNetns, runCommand } from '../network/index.ts';
-import { adminGet } from './api-client.ts';
+import { adminGet, requestControl } from './api-client.ts';
 import { openLog, type Supervised, sleep, stopProcess, supervise, tail, WEFT_BIN } from './processes.ts';
 
 export const PROXY_UID = DEFAULT_INTERCEPTION.proxyUid;
+/**
+ * How long a sidecar's join token is valid. The sidecar renews its certificate with the same token, so
+ * the token must outlive the run (renewal by the current certificate over mTLS comes later).
+ */
+export const JOIN_TOKEN_TTL_SECONDS = 30 * 24 * 3600;
 
 export interface InstanceContext {
   runId: string;
@@ -82,6 +87,11 @@ export class InstanceRunner {
 
   get adminSocket(): string {
     return path.join(this.#ctx.runDir, 'sidecars', `${this.index}.admin.sock`);
+  }
+
+  /** The sidecar's join token (0600, readable by the sidecar's user only). */
+  get tokenFile(): string {
+    return path.join(this.#ctx.runDir, 'sidecars', `${this.index}.token`);
   }
 
   get pids(): { app: number | undefined; proxy: number | undefined } {
@@ -165,6 +175,8 @@ export class InstanceRunner {
     if (this.#stopping) return;
 
     this.phase = 'sidecar';
+    await this.#writeJoinToken();
+    if (this.#stopping) return;
     const logFrom = fileSize(this.logs.proxy);
     this.#proxy = this.#spawnProxy();
     await this.#waitFor(
@@ -257,8 +269,40 @@ export class InstanceRunner {
     return out;
   }
 
+  /** Asks the control plane for a join token naming this instance's identity and writes it for the sidecar. */
+  async #writeJoinToken(): Promise<void> {
+    const w = this.workload;
+    const r = await requestControl(
+      { socketPath: this.#ctx.controlSocket },
+      'POST',
+      '/api/v1/join-tokens',
+      JSON.stringify({
+        namespace: w.namespace,
+        serviceAccount: w.serviceAccount,
+        ttlSeconds: JOIN_TOKEN_TTL_SECONDS,
+      }),
+    );
+    const token = (r.json as { token?: unknown } | undefined)?.token;
+    if (r.status !== 200 || typeof token !== 'string')
+      throw new Error(`the control plane issued no join token: ${r.status} ${JSON.stringify(r.json)}`);
+    const file = this.tokenFile;
+    fs.rmSync(file, { force: true });
+    fs.writeFileSync(file, `${token}\n`, { mode: 0o600, flag: 'wx' });
+    // The sidecar runs as its own user in transparent mode; nobody else may read the token.
+    if (this.#ctx.transparent) fs.chownSync(file, PROXY_UID, PROXY_UID);
+  }
+
   #spawnProxy(): Supervised {
-    const args = [WEFT_BIN, 'proxy', '--control-plane', `unix:${this.#ctx.controlSocket}`, '--node', this.id];
+    const args = [
+      WEFT_BIN,
+      'proxy',
+      '--control-plane',
+      `unix:${this.#ctx.controlSocket}`,
+      '--node',
+      this.id,
+      '--join-token-file',
+      this.tokenFile,
+    ];
     const fd = openLog(this.logs.proxy);
     const opts = {
       stdio: ['ignore', fd, fd] as ['ignore', number, number],
