@@ -157,6 +157,22 @@ for (const mode of ['transparent', 'explicit'] as const) {
 
     test('a header match sends one user to v2 and everyone else to v1', async () => {
       await applyAndSync(mesh, 'routes/jason-v2.yaml');
+      // What the client's sidecar holds, as an operator sees it.
+      const pc = await mesh.weft([
+        'proxy-config',
+        'client',
+        '--run',
+        mesh.runId,
+        '--section',
+        'outbound',
+        '-o',
+        'json',
+      ]);
+      assert.equal(pc.code, 0, pc.stderr);
+      const echo = (
+        JSON.parse(pc.stdout) as Array<{ name: string; routes: Array<{ matches?: unknown }> }>
+      ).find((o) => o.name === 'default/echo:8080');
+      assert.match(JSON.stringify(echo?.routes[0]?.matches), /"name":"end-user".*"value":"jason"/);
       const jason = await load(mesh, 50, ['end-user: jason']);
       const others = await load(mesh, 50, ['end-user: mary']);
       assert.deepEqual(jason.byVersion, { v2: 50 });
