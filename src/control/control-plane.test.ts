@@ -15,37 +15,7 @@ import { validateProxyConfig } from '../api/index.ts';
 import { silentLogger } from '../core/index.ts';
 import { ControlPlane } from './control-plane.ts';
 import { readInstancesFile, writeInstancesFile } from './sources/instances.ts';
-import { fixedImages, GOLDEN, GOLDEN_RESOURCES } from './testing.ts';
-
-type Target = { socketPath: string } | { port: number };
-interface Reply {
-  status: number;
-  // biome-ignore lint/suspicious/noExplicitAny: JSON replies, checked field by field.
-  json: any;
-}
-
-function request(
-  target: Target,
-  method: string,
-  p: string,
-  body?: string,
-  agent?: http.Agent,
-): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const where =
-      'socketPath' in target ? { socketPath: target.socketPath } : { host: '127.0.0.1', port: target.port };
-    const req = http.request({ ...where, method, path: p, agent }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => {
-        text += c;
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+import { fixedImages, GOLDEN, GOLDEN_RESOURCES, request, type Target } from './testing.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 2000): Promise<void> {

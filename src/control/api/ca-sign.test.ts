@@ -13,31 +13,9 @@ import { CA_SIGN_PATH, parseSignResponse, spiffeIdFromSubjectAltName } from '../
 import { createLogger } from '../../core/index.ts';
 import { chainVerifies, createCsr, createTempDir, createWorkloadKey } from '../ca/testing.ts';
 import { ControlPlane } from '../control-plane.ts';
-import { fixedImages, GOLDEN_RESOURCES } from '../testing.ts';
+import { fixedImages, GOLDEN_RESOURCES, request, type Target } from '../testing.ts';
 
-type Target = { socketPath: string } | { port: number };
-interface Reply {
-  status: number;
-  // biome-ignore lint/suspicious/noExplicitAny: JSON replies, checked field by field.
-  json: any;
-}
-
-function post(target: Target, p: string, body: string): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const where =
-      'socketPath' in target ? { socketPath: target.socketPath } : { host: '127.0.0.1', port: target.port };
-    const req = http.request({ ...where, method: 'POST', path: p, agent: false }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => {
-        text += c;
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const post = (target: Target, p: string, body: string) => request(target, 'POST', p, body);
 
 describe('the CA on the control plane API', () => {
   let cp: ControlPlane;
