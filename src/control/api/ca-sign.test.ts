@@ -6,7 +6,6 @@
  */
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { CA_SIGN_PATH, parseSignResponse, spiffeIdFromSubjectAltName } from '../../api/ca/index.ts';
