@@ -1,5 +1,5 @@
 /** What `weft up` shows: a table of instances, sidecars and sync state, and, on request, their logs. */
-import fs from 'node:fs';
+import { readFrom } from '../runtime/local/processes.ts';
 import type { LocalRuntime } from '../runtime/local/supervisor.ts';
 
 const color = (on: boolean, code: number, s: string) => (on ? `\x1b[${code}m${s}\x1b[0m` : s);
@@ -45,21 +45,11 @@ export function streamLogs(rt: LocalRuntime): void {
   setInterval(() => {
     for (const r of rt.instances()) {
       for (const [what, file] of Object.entries(r.logs)) {
-        let size = 0;
-        try {
-          size = fs.statSync(file).size;
-        } catch {
-          continue;
-        }
         const from = offsets.get(file) ?? 0;
-        if (size <= from) continue;
-        const fd = fs.openSync(file, 'r');
-        const buf = Buffer.alloc(size - from);
-        fs.readSync(fd, buf, 0, buf.length, from);
-        fs.closeSync(fd);
-        offsets.set(file, size);
-        for (const line of buf.toString('utf8').split('\n'))
-          if (line) process.stdout.write(`[${r.id} ${what}] ${line}\n`);
+        const text = readFrom(file, from);
+        if (text === '') continue;
+        offsets.set(file, from + Buffer.byteLength(text));
+        for (const line of text.split('\n')) if (line) process.stdout.write(`[${r.id} ${what}] ${line}\n`);
       }
     }
   }, 300).unref();

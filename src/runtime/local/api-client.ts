@@ -6,13 +6,14 @@ export interface ControlTarget {
   port?: number | undefined;
 }
 
-export function requestControl(
+/** One HTTP/1.1 exchange over a Unix socket or a port on 127.0.0.1; the body as text. */
+function exchange(
   target: ControlTarget,
   method: 'GET' | 'POST',
   path: string,
-  body?: string,
-  timeoutMs = 5000,
-): Promise<{ status: number; json: unknown }> {
+  body: string | undefined,
+  timeoutMs: number,
+): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request(
       {
@@ -29,23 +30,33 @@ export function requestControl(
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          try {
-            resolve({ status: res.statusCode ?? 0, json: text ? JSON.parse(text) : undefined });
-          } catch {
-            reject(new Error(`the control plane answered ${res.statusCode} with something that is not JSON`));
-          }
-        });
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
+        );
         res.on('error', reject);
       },
     );
-    req.on('timeout', () =>
-      req.destroy(new Error(`the control plane did not answer ${path} within ${timeoutMs} ms`)),
-    );
+    req.on('timeout', () => req.destroy(new Error(`no answer to ${path} within ${timeoutMs} ms`)));
     req.on('error', reject);
     req.end(body);
   });
+}
+
+export async function requestControl(
+  target: ControlTarget,
+  method: 'GET' | 'POST',
+  path: string,
+  body?: string,
+  timeoutMs = 5000,
+): Promise<{ status: number; json: unknown }> {
+  const { status, text } = await exchange(target, method, path, body, timeoutMs).catch((err: Error) => {
+    throw new Error(`the control plane: ${err.message}`);
+  });
+  try {
+    return { status, json: text ? JSON.parse(text) : undefined };
+  } catch {
+    throw new Error(`the control plane answered ${status} with something that is not JSON`);
+  }
 }
 
 export async function getJson<T>(target: ControlTarget, path: string): Promise<T> {
@@ -54,22 +65,14 @@ export async function getJson<T>(target: ControlTarget, path: string): Promise<T
   return r.json as T;
 }
 
-/** GET on a sidecar's admin socket (readiness, probes). */
+/** GET on a sidecar's admin socket (readiness, probes); status 0 when it does not answer. */
 export function adminGet(
   socketPath: string,
   path: string,
   timeoutMs = 2000,
 ): Promise<{ status: number; body: string }> {
-  return new Promise((resolve) => {
-    const req = http.get({ socketPath, path, agent: false, timeout: timeoutMs }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
-      );
-      res.on('error', () => resolve({ status: 0, body: '' }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', (e) => resolve({ status: 0, body: e.message }));
-  });
+  return exchange({ socketPath }, 'GET', path, undefined, timeoutMs).then(
+    (r) => ({ status: r.status, body: r.text }),
+    (e: Error) => ({ status: 0, body: e.message }),
+  );
 }

@@ -14,7 +14,17 @@ import type { Logger } from '../../core/index.ts';
 import { applyInterceptionRules, DEFAULT_INTERCEPTION } from '../interception/index.ts';
 import { createInstanceNetns, execInNetns, runCommand } from '../network/index.ts';
 import { adminGet, requestControl } from './api-client.ts';
-import { openLog, type Supervised, sleep, stopProcess, supervise, tail, WEFT_BIN } from './processes.ts';
+import {
+  fileSize,
+  openLog,
+  readFrom,
+  type Supervised,
+  sleep,
+  stopProcess,
+  supervise,
+  tail,
+  WEFT_BIN,
+} from './processes.ts';
 
 export const PROXY_UID = DEFAULT_INTERCEPTION.proxyUid;
 /**
@@ -400,29 +410,4 @@ export function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
-}
-
-function fileSize(file: string): number {
-  try {
-    return fs.statSync(file).size;
-  } catch {
-    return 0;
-  }
-}
-
-/** What was appended to a log since `offset`. */
-function readFrom(file: string, offset: number): string {
-  try {
-    const fd = fs.openSync(file, 'r');
-    try {
-      const size = fs.fstatSync(fd).size;
-      const buf = Buffer.alloc(Math.max(0, size - offset));
-      fs.readSync(fd, buf, 0, buf.length, offset);
-      return buf.toString('utf8');
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch {
-    return '';
-  }
 }
