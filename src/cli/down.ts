@@ -30,13 +30,16 @@ export async function down(opts: { run?: string; all?: boolean }): Promise<strin
       process.kill(r.pid, 'SIGTERM');
       for (let i = 0; i < 300 && isAlive(r.pid); i++) await new Promise((res) => setTimeout(res, 100));
     }
-    for (const pid of [r.controlPid, ...r.instances.flatMap((i) => [i.pids.app, i.pids.proxy])]) {
+    const pids = [r.controlPid, ...r.instances.flatMap((i) => [i.pids.app, i.pids.proxy])];
+    for (const pid of pids) {
       if (pid && isAlive(pid)) {
         try {
           process.kill(pid, 'SIGKILL');
         } catch {}
       }
     }
+    // SIGKILL is asynchronous: wait until they are gone (or zombies) before removing their namespaces.
+    for (let i = 0; i < 100 && pids.some((p) => isAlive(p)); i++) await new Promise((res) => setTimeout(res, 50));
     if (findCommand('ip') && process.getuid?.() === 0) await deleteRun(r.runId);
     fs.rmSync(r.dir, { recursive: true, force: true });
     out.push(`removed run ${r.runId} (${r.mode}, started ${r.startedAt})`);
