@@ -141,6 +141,14 @@ export const Endpoint = z.strictObject({
   port,
   weight: z.number().int().min(1).default(1),
   labels: z.record(z.string(), z.string()).default({}),
+  identity: z
+    .string()
+    .optional()
+    .describe(
+      'The SPIFFE id of the Weft proxy in front of this endpoint. When set and this proxy holds a certificate, ' +
+        'connections use mutual TLS and the server must present a certificate naming exactly this id (auto-mTLS); ' +
+        'without it, plaintext.',
+    ),
 });
 
 export const LoadBalancer = z.strictObject({
@@ -218,6 +226,14 @@ export const Inbound = z.strictObject({
     .describe('The local application port.'),
   targetProtocol: z.enum(['http1', 'http2']).optional().describe('Defaults to the downstream protocol.'),
   timeout: duration.optional(),
+  mtls: z
+    .enum(['PERMISSIVE', 'STRICT', 'DISABLE'])
+    .default('PERMISSIVE')
+    .describe(
+      "Istio's PeerAuthentication modes: PERMISSIVE accepts mutual TLS from Weft proxies and plaintext; STRICT " +
+        'refuses plaintext (the connection is closed); DISABLE does not terminate mutual TLS. Only applies once ' +
+        'the proxy holds a certificate.',
+    ),
 });
 
 export const ProxyConfig = z.strictObject({

@@ -227,6 +227,19 @@ export function createIdentityClient(options: IdentityClientOptions): IdentityCl
         notBefore: c?.notBefore.toISOString() ?? null,
         notAfter: c?.notAfter.toISOString() ?? null,
         nextRenewal: c?.renewAt.toISOString() ?? null,
+        // Certificates are public: the chain as presented to peers (leaf, then issuer), without keys.
+        chain: splitPemCertificates(c?.chain ?? '').map((pem) => {
+          const cert = new X509Certificate(pem);
+          return {
+            subject: cert.subject,
+            subjectAltName: cert.subjectAltName ?? null,
+            issuer: cert.issuer,
+            serialNumber: cert.serialNumber,
+            notBefore: cert.validFromDate.toISOString(),
+            notAfter: cert.validToDate.toISOString(),
+            fingerprint256: cert.fingerprint256,
+          };
+        }),
         trustBundle: (c?.bundle ?? []).map((pem) => {
           const root = new X509Certificate(pem);
           return { subject: root.subject, notAfter: root.validToDate.toISOString() };
