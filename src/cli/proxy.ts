@@ -10,12 +10,13 @@
  * plane's configs replace it.
  */
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, watch } from 'node:fs';
 import type { Command } from 'commander';
 import { ConfigError, createLogger, type LogLevel } from '../core/index.ts';
 import { type ControlClient, connectControlPlane } from '../proxy/control-client/index.ts';
 import { createIdentityClient, type IdentityClient } from '../proxy/identity/index.ts';
 import { type ParsedConfig, ProxyServer, readConfigFile, watchConfigFile } from '../proxy/index.ts';
+import { readIdentityDir } from '../proxy/mtls/index.ts';
 
 export function registerProxy(program: Command): void {
   program
@@ -35,6 +36,10 @@ export function registerProxy(program: Command): void {
     .option(
       '--join-token-file <path>',
       "file holding this workload's join token: the proxy asks the control plane's CA for its certificate (with --control-plane)",
+    )
+    .option(
+      '--identity-dir <dir>',
+      'mutual TLS from files instead of the CA: cert.pem (leaf + intermediates), key.pem, bundle.pem (roots); re-read when they change',
     )
     .option('--log-level <level>', 'debug, info, warn or error', 'info')
     .option('--no-watch', 'do not reload the file when it changes')
@@ -64,6 +69,7 @@ export interface ProxyOptions {
   controlPlane?: string | undefined;
   node?: string | undefined;
   joinTokenFile?: string | undefined;
+  identityDir?: string | undefined;
 }
 
 /** Why a combination of options cannot run, or undefined when it can. */
@@ -72,6 +78,7 @@ export function proxyOptionsProblem(opts: ProxyOptions): string | undefined {
   if (opts.controlPlane && !opts.node) return '--control-plane needs --node <id>';
   if (opts.node && !opts.controlPlane) return '--node is only used with --control-plane';
   if (opts.joinTokenFile && !opts.controlPlane) return '--join-token-file is only used with --control-plane';
+  if (opts.joinTokenFile && opts.identityDir) return 'give --join-token-file or --identity-dir, not both';
   return undefined;
 }
 
@@ -113,6 +120,9 @@ export function parseProxyArgs(args: readonly string[]): ProxyOptions | undefine
       case '--join-token-file':
         opts.joinTokenFile = value();
         break;
+      case '--identity-dir':
+        opts.identityDir = value();
+        break;
       default:
         return undefined;
     }
@@ -124,6 +134,26 @@ export async function runProxy(opts: ProxyOptions): Promise<void> {
   const logger = createLogger({ level: opts.logLevel, base: { component: 'proxy' } });
   const proxy = new ProxyServer({ logger });
   const file = opts.config || undefined;
+  let stopIdentityWatch = () => {};
+  if (opts.identityDir) {
+    const dir = opts.identityDir;
+    try {
+      proxy.tls.setIdentity(readIdentityDir(dir));
+    } catch (err) {
+      process.stderr.write(`weft proxy: ${(err as Error).message}\n`);
+      process.exit(2);
+    }
+    stopIdentityWatch = watchIdentityDir(dir, () => {
+      try {
+        proxy.tls.setIdentity(readIdentityDir(dir));
+        logger.info('identity files reloaded', { dir, identity: proxy.tls.identity?.spiffeId });
+      } catch (err) {
+        logger.warn('identity files unreadable; keeping the current certificate', {
+          error: (err as Error).message,
+        });
+      }
+    });
+  }
   /** The version the proxy runs, for the control plane's hello. */
   let running: string | undefined;
   const started = () =>
@@ -193,6 +223,9 @@ export async function runProxy(opts: ProxyOptions): Promise<void> {
     identity = createIdentityClient({ target: opts.controlPlane, token, logger });
     const client = identity;
     proxy.identity = () => client.describe();
+    // Not ready (and not serving mutual TLS) before the first certificate; every renewal swaps it in.
+    proxy.identityRequired = true;
+    client.onChange((id) => proxy.tls.setIdentity(id));
   }
   const reload = (path: string) => {
     let next: ParsedConfig;
@@ -225,6 +258,7 @@ export async function runProxy(opts: ProxyOptions): Promise<void> {
     stopping = true;
     logger.info('shutting down', { signal });
     stopWatch();
+    stopIdentityWatch();
     identity?.close();
     const drainMs = opts.drainTimeout !== undefined ? Number(opts.drainTimeout) : undefined;
     Promise.resolve(control?.close())
@@ -237,4 +271,18 @@ export async function runProxy(opts: ProxyOptions): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/** Calls `onChange` (debounced) when a file in the identity folder changes. */
+function watchIdentityDir(dir: string, onChange: () => void): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  const watcher = watch(dir, () => {
+    clearTimeout(timer);
+    timer = setTimeout(onChange, 200);
+  });
+  watcher.on('error', () => {});
+  return () => {
+    clearTimeout(timer);
+    watcher.close();
+  };
 }

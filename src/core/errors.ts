@@ -16,6 +16,11 @@ export const ProxyErrors = {
     status: 502,
     description: 'The upstream closed or reset the connection before a response.',
   },
+  UPSTREAM_TLS: {
+    status: 503,
+    description:
+      'Mutual TLS with the upstream proxy failed: its certificate did not verify, or it named another identity than the one expected (see weft_mtls_handshake_failures_total and the log).',
+  },
   UPSTREAM_PROTOCOL: { status: 502, description: 'The upstream sent a response the proxy could not parse.' },
   TIMEOUT: { status: 504, description: 'The route timeout expired before the upstream answered.' },
   BAD_REQUEST: { status: 400, description: 'The request was malformed (request line, headers or framing).' },

@@ -13,6 +13,7 @@ import { createAdminServer, type RejectedConfig } from './admin/index.ts';
 import { startIdleGc } from './idle-gc.ts';
 import { ListenerManager } from './listener/index.ts';
 import { MetricsRegistry } from './metrics/index.ts';
+import { MeshTls } from './mtls/index.ts';
 import type { ProxyRuntime } from './runtime.ts';
 import { compileSnapshot, type Snapshot } from './snapshot/index.ts';
 import type { Random } from './upstream/balancers/index.ts';
@@ -30,7 +31,9 @@ export type ApplyResult =
 export class ProxyServer implements ProxyRuntime {
   readonly logger: Logger;
   readonly metrics = new MetricsRegistry();
-  readonly upstreams = new UpstreamCache();
+  /** The workload certificate and trust bundle: mutual TLS between Weft proxies. */
+  readonly tls: MeshTls;
+  readonly upstreams: UpstreamCache;
   readonly #listeners: ListenerManager;
   readonly #random: Random | undefined;
   #snapshot: Snapshot | undefined;
@@ -38,6 +41,8 @@ export class ProxyServer implements ProxyRuntime {
   #admin: http.Server | undefined;
   /** What `GET /identity` on the admin port shows; set by the CLI when it runs an identity client. */
   identity: (() => unknown) | undefined;
+  /** Set when an identity client runs: the proxy is not ready before its first certificate. */
+  identityRequired = false;
   #draining = false;
   #inflight = 0;
   #requests = 0;
@@ -58,6 +63,10 @@ export class ProxyServer implements ProxyRuntime {
   constructor(options: ProxyOptions) {
     this.logger = options.logger;
     this.#random = options.random;
+    this.tls = new MeshTls(options.logger, this.metrics);
+    this.upstreams = new UpstreamCache(undefined, (address, port, identity, protocol) =>
+      this.tls.dial(address, port, identity, protocol),
+    );
     this.#listeners = new ListenerManager(this);
     this.#applied = this.metrics.counter(
       'weft_config_applied_total',
@@ -136,11 +145,14 @@ export class ProxyServer implements ProxyRuntime {
   async #startAdmin(config: ProxyConfig): Promise<void> {
     const admin = createAdminServer({
       live: () => true,
-      ready: () => this.#snapshot !== undefined && !this.#draining,
+      ready: () =>
+        this.#snapshot !== undefined &&
+        !this.#draining &&
+        (!this.identityRequired || this.tls.identity !== undefined),
       config: () => this.describe(),
       metrics: this.metrics,
       logger: this.logger,
-      identity: () => this.identity?.(),
+      identity: () => this.identity?.() ?? this.tls.describe(),
     });
     await new Promise<void>((resolve, reject) => {
       admin.once('error', reject);

@@ -4,12 +4,14 @@
  */
 import type { Logger } from '../core/index.ts';
 import type { Counter, Gauge, MetricsRegistry } from './metrics/index.ts';
+import type { MeshTls } from './mtls/index.ts';
 import type { Snapshot } from './snapshot/index.ts';
 
 export interface ProxyRuntime {
   readonly snapshot: Snapshot;
   readonly logger: Logger;
   readonly metrics: MetricsRegistry;
+  readonly tls: MeshTls;
   readonly draining: boolean;
   readonly inflight: { inc(): void; dec(): void };
 }

@@ -187,7 +187,10 @@ function classify(err: Error): ProxyErrorCode {
     case 'UND_ERR_HEADERS_TIMEOUT':
     case 'UND_ERR_BODY_TIMEOUT':
       return 'TIMEOUT';
+    case 'ERR_WEFT_PEER_IDENTITY':
+      return 'UPSTREAM_TLS';
     default:
+      if (/^(CERT_|UNABLE_TO_|SELF_SIGNED|DEPTH_ZERO|ERR_SSL_|ERR_TLS_)/.test(code)) return 'UPSTREAM_TLS';
       if (code.startsWith('HPE_') || code === 'UND_ERR_INFO' || code === UPSTREAM_PROTOCOL_ERROR)
         return 'UPSTREAM_PROTOCOL';
       return 'UPSTREAM_RESET';

@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { modifyPath, type UpstreamRequest } from '../filters/index.ts';
+import { PEER, type PeerSocket } from '../mtls/index.ts';
 import type { RequestView } from '../router/index.ts';
 import type { ProxyRuntime } from '../runtime.ts';
 import type { CompiledRoute, CompiledService, RouteAction, Snapshot } from '../snapshot/index.ts';
@@ -56,6 +57,9 @@ export function handleRequest(
     respondError(res, 'NO_SERVICE', grpc, `no service for ${authority || 'this listener'}`);
     return;
   }
+  // Inbound: who sent it. Read once per request from the connection (set by the mutual TLS handshake).
+  const peer = service.requestsByPeer ? (req.socket as PeerSocket | null)?.[PEER] : undefined;
+  service.requestsByPeer?.count(peer?.spiffeId);
   const q = url.indexOf('?');
   const view: RequestView = {
     method,
@@ -153,6 +157,13 @@ function forward(
         return;
       }
     }
+  }
+  if (service.direction === 'inbound') {
+    // Sanitize and set, as Envoy's SANITIZE_SET: the application sees the identity the handshake proved,
+    // and a plaintext client cannot forge one.
+    const peer = (req.socket as PeerSocket | null)?.[PEER];
+    if (peer) up.headers['x-forwarded-client-cert'] = peer.xfcc;
+    else delete up.headers['x-forwarded-client-cert'];
   }
   if (up.authority) up.headers.host = up.authority;
   if (backend.protocol === 'http2' && grpc) up.headers.te = 'trailers';

@@ -88,7 +88,7 @@ export function handleUpgrade(
     head.length > 0
       ? Buffer.concat([Buffer.from(preamble, 'latin1'), head])
       : Buffer.from(preamble, 'latin1');
-  connectAndPipe(socket, u.address, u.port, u.settings.connectTimeout, buf, rt.logger, undefined, () =>
+  connectAndPipe(socket, u.dial(), u.settings.connectTimeout, buf, rt.logger, undefined, () =>
     refuse('CONNECT_FAILED'),
   );
 }

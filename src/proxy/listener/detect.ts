@@ -59,4 +59,6 @@ export function detect(socket: net.Socket, timeoutMs: number, done: (p: Detected
   const timer = setTimeout(() => finish('tcp'), timeoutMs);
   socket.on('data', onData);
   socket.once('end', onEnd);
+  // A socket paused by an earlier sniff (mutual TLS) stays paused when a 'data' listener is added.
+  socket.resume();
 }

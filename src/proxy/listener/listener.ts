@@ -6,9 +6,11 @@
  */
 import { chmodSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
+import type tls from 'node:tls';
 import type { ServiceResolver } from '../http/handle.ts';
+import { MESH_ALPN, sniffMeshTls } from '../mtls/index.ts';
 import type { ProxyRuntime } from '../runtime.ts';
-import type { ListenerSpec, RouteBackend, Snapshot } from '../snapshot/index.ts';
+import type { CompiledService, ListenerSpec, RouteBackend, Snapshot } from '../snapshot/index.ts';
 import { connectAndPipe, pipeToBackend, type TcpStats } from '../tcp/index.ts';
 import { detect } from './detect.ts';
 import { originalDestination } from './original-dst.ts';
@@ -28,6 +30,9 @@ export class Listener {
   readonly #settings: Snapshot['config']['settings'];
   /** Transparent listeners: HTTP servers per service, made on first use (a resolver each). */
   readonly #perService = new Map<string, HttpServers>();
+  /** Inbound: a TLS server per service for mutual TLS from other Weft proxies, made on first use. */
+  readonly #tlsServers = new Map<string, { server: tls.Server; close(): void }>();
+  #plaintextRefused: ReturnType<ProxyRuntime['metrics']['counter']> | undefined;
   #closing = false;
   readonly #pickOwnTcp = () => this.#resolve(this.#rt.snapshot, '')?.pickTcp();
 
@@ -118,7 +123,78 @@ export class Listener {
       this.#acceptTransparent(socket);
       return;
     }
+    if (this.spec.kind === 'inbound') {
+      const service = this.#resolve(this.#rt.snapshot, '');
+      if (service) {
+        this.#inbound(socket, service, this.#http, this.#pickOwnTcp);
+        return;
+      }
+    }
     this.#dispatch(socket, this.spec.protocol, this.#http, this.#pickOwnTcp);
+  }
+
+  /**
+   * An inbound connection: mutual TLS from a Weft proxy is terminated here (then served like plaintext,
+   * with the peer's identity on the socket); other bytes are plaintext, refused on a STRICT port (reset,
+   * as Istio does) and served as before otherwise. Without a certificate or with DISABLE, no sniffing.
+   */
+  #inbound(
+    socket: net.Socket,
+    service: CompiledService,
+    http: HttpServers,
+    pickTcp: () => RouteBackend | undefined,
+  ): void {
+    const mode = service.mtls;
+    if (mode === undefined || mode === 'DISABLE' || this.#rt.tls.identity === undefined) {
+      this.#dispatch(socket, service.protocol, http, pickTcp);
+      return;
+    }
+    const name = service.name;
+    sniffMeshTls(socket, this.#rt.snapshot.config.settings.detectTimeout, (kind) => {
+      if (kind === 'mesh') {
+        this.#tlsServerFor(name, http, pickTcp)?.emit('connection', socket);
+        return;
+      }
+      if (mode === 'STRICT') {
+        this.#plaintextRefused ??= this.#rt.metrics.counter(
+          'weft_inbound_plaintext_refused_total',
+          'Plaintext connections refused on STRICT mutual TLS ports.',
+          { listener: this.spec.kind, address: `${this.spec.address}:${this.spec.port}` },
+        );
+        this.#plaintextRefused.inc();
+        this.#rt.logger.debug('refused a plaintext connection on a STRICT port', {
+          service: name,
+          peer: socket.remoteAddress,
+        });
+        socket.resetAndDestroy();
+        return;
+      }
+      this.#dispatch(socket, service.protocol, http, pickTcp);
+    });
+  }
+
+  #tlsServerFor(
+    name: string,
+    http: HttpServers,
+    pickTcp: () => RouteBackend | undefined,
+  ): tls.Server | undefined {
+    let entry = this.#tlsServers.get(name);
+    if (!entry) {
+      entry = this.#rt.tls.createServer(name, (secure) => {
+        // From here the TLS socket is the connection: drained and closed like any other.
+        this.#sockets.add(secure);
+        secure.once('close', () => this.#sockets.delete(secure));
+        secure.on('error', (err) =>
+          this.#rt.logger.debug('downstream TLS socket error', { error: err.message }),
+        );
+        if (secure.alpnProtocol === MESH_ALPN.tcp) this.#pipe(secure, pickTcp);
+        else if (secure.alpnProtocol === MESH_ALPN.http2) this.#toH2(secure, http);
+        else http.fast(secure);
+      });
+      if (!entry) return undefined;
+      this.#tlsServers.set(name, entry);
+    }
+    return entry.server;
   }
 
   /** Serves a connection by protocol: HTTP/1.1, HTTP/2, TCP, or whatever detection finds. */
@@ -175,8 +251,13 @@ export class Listener {
       ? snap.byHost.get(`${dst.address}:${dst.port}`)
       : snap.inboundByPort.get(dst.port);
     if (service) {
-      const pick = service.pickTcp;
-      this.#dispatch(socket, service.protocol, this.#serversFor(service.name, outbound), pick);
+      const servers = this.#serversFor(service.name, outbound);
+      if (outbound) this.#dispatch(socket, service.protocol, servers, service.pickTcp);
+      else {
+        // The TLS server outlives snapshots: it resolves the inbound entry when a connection is secure.
+        const name = service.name;
+        this.#inbound(socket, service, servers, () => this.#rt.snapshot.inbound.get(name)?.pickTcp());
+      }
       return;
     }
     if (outbound && snap.config.interception?.passthrough === false) {
@@ -186,10 +267,18 @@ export class Listener {
     }
     socket.allowHalfOpen = true;
     const host = outbound ? dst.address : dst.family === 6 ? '::1' : '127.0.0.1';
-    connectAndPipe(socket, host, dst.port, 5000, undefined, this.#rt.logger, this.#tcpStats, () => {
-      this.#tcpStats.failed.inc();
-      socket.destroy();
-    });
+    connectAndPipe(
+      socket,
+      net.connect({ host, port: dst.port, noDelay: true }),
+      5000,
+      undefined,
+      this.#rt.logger,
+      this.#tcpStats,
+      () => {
+        this.#tcpStats.failed.inc();
+        socket.destroy();
+      },
+    );
   }
 
   #serversFor(name: string, outbound: boolean): HttpServers {
@@ -222,6 +311,7 @@ export class Listener {
   /** Stops accepting; with `drain`, lets in-flight requests finish and closes idle connections. */
   async close(drain: boolean): Promise<void> {
     this.#closing = true;
+    for (const t of this.#tlsServers.values()) t.close();
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     for (const http of [this.#http, ...this.#perService.values()]) {
       for (const session of http.sessions) {

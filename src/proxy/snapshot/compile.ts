@@ -13,7 +13,7 @@ import type {
   WeightedBackendConfig,
 } from '../../api/index.ts';
 import { buildFilter, composeFilters, type FilterContext, type HttpFilter } from '../filters/index.ts';
-import { type MetricsRegistry, RequestMetrics } from '../metrics/index.ts';
+import { type MetricsRegistry, PeerRequestCounters, RequestMetrics } from '../metrics/index.ts';
 import { type RequestView, Router } from '../router/index.ts';
 import { createBalancer, type Random, type WeightedEndpoint } from '../upstream/balancers/index.ts';
 import type { Upstream, UpstreamCache } from '../upstream/upstream.ts';
@@ -116,6 +116,7 @@ function compileBackend(
       connectTimeout: b.connectTimeout,
       idleTimeout: b.idleTimeout,
       maxConnections: b.maxConnectionsPerEndpoint,
+      identity: e.identity,
     });
     acquired.push(upstream);
     return { upstream, weight: e.weight, labels: e.labels, id: `${e.address}:${e.port}` };
@@ -304,6 +305,7 @@ function compileOutbound(
       backend: '-',
     }),
     targetProtocol: undefined,
+    mtls: undefined,
   };
 }
 
@@ -376,6 +378,8 @@ function compileInbound(
       backend: '-',
     }),
     targetProtocol: ib.targetProtocol,
+    mtls: ib.mtls,
+    requestsByPeer: new PeerRequestCounters(deps.metrics, ib.name),
   };
 }
 

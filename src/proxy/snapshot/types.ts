@@ -4,7 +4,7 @@
  */
 import type { InboundConfig, ProxyConfig } from '../../api/index.ts';
 import type { FilterChain } from '../filters/index.ts';
-import type { RequestMetrics } from '../metrics/index.ts';
+import type { PeerRequestCounters, RequestMetrics } from '../metrics/index.ts';
 import type { RequestView, Router } from '../router/index.ts';
 import type { Balancer, WeightedEndpoint } from '../upstream/balancers/index.ts';
 import type { Upstream } from '../upstream/upstream.ts';
@@ -66,6 +66,10 @@ export interface CompiledService {
   unrouted: RequestMetrics;
   /** For inbound: the protocol to speak to the application, when not the downstream one. */
   targetProtocol: 'http1' | 'http2' | undefined;
+  /** Inbound: how peers are authenticated (PeerAuthentication); undefined for outbound. */
+  mtls: 'PERMISSIVE' | 'STRICT' | 'DISABLE' | undefined;
+  /** Inbound: requests by peer identity and whether mutual TLS carried them. */
+  requestsByPeer?: PeerRequestCounters | undefined;
 }
 
 export interface ListenerSpec {

@@ -3,10 +3,11 @@
  * closing both sides when either ends or fails. Also carries upgraded HTTP connections (WebSocket), whose
  * request preamble is written first.
  */
-import net from 'node:net';
+import type net from 'node:net';
 import type { Logger } from '../../core/index.ts';
 import type { Counter, Gauge } from '../metrics/index.ts';
 import type { RouteBackend } from '../snapshot/index.ts';
+import { readyEvent } from '../upstream/types.ts';
 
 export interface TcpStats {
   opened: Counter;
@@ -17,20 +18,19 @@ export interface TcpStats {
   failed: Counter;
 }
 
+/** Pipes `downstream` to `upstream`, a socket still connecting (plaintext, or mutual TLS to a Weft proxy). */
 export function connectAndPipe(
   downstream: net.Socket,
-  address: string,
-  port: number,
+  upstream: net.Socket,
   connectTimeout: number,
   preamble: Buffer | string | undefined,
   logger: Logger,
   stats: TcpStats | undefined,
   onFailure: (err: Error) => void,
 ): void {
-  const upstream = net.connect({ host: address, port, noDelay: true });
   let connected = false;
   const timer = setTimeout(() => upstream.destroy(new Error('connect timeout')), connectTimeout);
-  upstream.once('connect', () => {
+  upstream.once(readyEvent(upstream), () => {
     connected = true;
     clearTimeout(timer);
     if (stats) {
@@ -56,12 +56,12 @@ export function connectAndPipe(
   upstream.once('error', (err) => {
     if (!connected) {
       stats?.failed.inc();
-      logger.debug('tcp connect failed', { address, port, error: err.message });
+      logger.debug('tcp connect failed', { endpoint: endpointOf(upstream), error: err.message });
       clearTimeout(timer);
       onFailure(err);
       return;
     }
-    logger.debug('tcp upstream error', { address, port, error: err.message });
+    logger.debug('tcp upstream error', { endpoint: endpointOf(upstream), error: err.message });
     close();
   });
   upstream.once('close', close);
@@ -84,7 +84,9 @@ export function pipeToBackend(
     return;
   }
   const u = endpoint.upstream;
-  connectAndPipe(downstream, u.address, u.port, u.settings.connectTimeout, undefined, logger, stats, () =>
+  connectAndPipe(downstream, u.dial(), u.settings.connectTimeout, undefined, logger, stats, () =>
     downstream.resetAndDestroy(),
   );
 }
+
+const endpointOf = (s: net.Socket) => `${s.remoteAddress ?? '?'}:${s.remotePort ?? '?'}`;

@@ -3,7 +3,9 @@
  * dispatcher API (dispatch(options, handler)) and implemented by Weft's HTTP/1.1 client (http1/) and
  * HTTP/2 client (http2/). One handler object per request receives the response events.
  */
+import type net from 'node:net';
 import type { Readable } from 'node:stream';
+import tls from 'node:tls';
 
 export type HeaderValues = Record<string, string | string[] | undefined>;
 
@@ -63,4 +65,12 @@ export function codedError(code: string, message: string): Error {
   const err = new Error(message) as Error & { code: string };
   err.code = code;
   return err;
+}
+
+/** Opens a connection to one endpoint: plaintext, or mutual TLS when the endpoint runs a Weft proxy. */
+export type Dial = () => net.Socket;
+
+/** The event after which a socket from a Dial carries application bytes. */
+export function readyEvent(socket: net.Socket): 'connect' | 'secureConnect' {
+  return socket instanceof tls.TLSSocket ? 'secureConnect' : 'connect';
 }

@@ -3,16 +3,30 @@
  * (in-flight requests, peak-EWMA latency). It lives in the UpstreamCache, outside any snapshot, so
  * pools and statistics survive config reloads when the endpoint and its pool settings are unchanged.
  */
+import net from 'node:net';
 import { Http1Pool } from './http1/pool.ts';
 import { Http2Pool } from './http2/pool.ts';
-import type { UpstreamPool } from './types.ts';
+import type { Dial, UpstreamPool } from './types.ts';
 
 export interface PoolSettings {
   protocol: 'http1' | 'http2' | 'tcp';
   connectTimeout: number;
   idleTimeout: number;
   maxConnections: number;
+  /** The SPIFFE id of the Weft proxy in front of the endpoint (auto-mTLS); undefined for plaintext. */
+  identity: string | undefined;
 }
+
+/**
+ * Mutual TLS to a Weft proxy that must present `identity`; undefined when this proxy holds no certificate
+ * (then plaintext).
+ */
+export type MeshDial = (
+  address: string,
+  port: number,
+  identity: string,
+  protocol: PoolSettings['protocol'],
+) => net.Socket | undefined;
 
 /** Linkerd's peak-EWMA decay window. */
 const TAU_MS = 10_000;
@@ -26,17 +40,28 @@ export class Upstream {
   readonly settings: PoolSettings;
   /** Weft's HTTP/1.1 pool or HTTP/2 session; undefined for tcp backends. */
   readonly pool: UpstreamPool | undefined;
+  /** Opens a connection to the endpoint (TCP backends and upgraded HTTP use it directly). */
+  readonly dial: Dial;
   active = 0;
   ewma = DEFAULT_RTT_MS;
   #stamp = performance.now();
   #refs = 0;
   #closeTimer: NodeJS.Timeout | undefined;
 
-  constructor(key: string, address: string, port: number, settings: PoolSettings) {
+  constructor(key: string, address: string, port: number, settings: PoolSettings, mesh?: MeshDial) {
     this.key = key;
     this.address = address;
     this.port = port;
     this.settings = settings;
+    const identity = settings.identity;
+    const plain = () => net.connect({ host: address, port, noDelay: true });
+    // The choice is made per connection: a proxy that gets its certificate after the pool was made
+    // starts using mutual TLS on its next connection.
+    this.dial =
+      identity !== undefined && mesh
+        ? () => mesh(address, port, identity, settings.protocol) ?? plain()
+        : plain;
+    const meshDial = identity !== undefined && mesh ? this.dial : undefined;
     this.pool =
       settings.protocol === 'tcp'
         ? undefined
@@ -45,10 +70,12 @@ export class Upstream {
               connectTimeout: settings.connectTimeout,
               idleTimeout: settings.idleTimeout,
               maxConnections: settings.maxConnections,
+              dial: this.dial,
             })
           : new Http2Pool(address, port, {
               connectTimeout: settings.connectTimeout,
               idleTimeout: settings.idleTimeout,
+              dial: meshDial,
             });
   }
 
@@ -98,16 +125,18 @@ export class Upstream {
 export class UpstreamCache {
   readonly #entries = new Map<string, Upstream>();
   readonly graceMs: number;
-  constructor(graceMs = 30_000) {
+  readonly #mesh: MeshDial | undefined;
+  constructor(graceMs = 30_000, mesh?: MeshDial) {
     this.graceMs = graceMs;
+    this.#mesh = mesh;
   }
 
   /** Returns the shared upstream for this endpoint and settings, creating it on first use; retains it. */
   acquire(address: string, port: number, settings: PoolSettings): Upstream {
-    const key = `${settings.protocol}|${address}|${port}|${settings.connectTimeout}|${settings.idleTimeout}|${settings.maxConnections}`;
+    const key = `${settings.protocol}|${address}|${port}|${settings.connectTimeout}|${settings.idleTimeout}|${settings.maxConnections}|${settings.identity ?? ''}`;
     let u = this.#entries.get(key);
     if (!u) {
-      u = new Upstream(key, address, port, settings);
+      u = new Upstream(key, address, port, settings, this.#mesh);
       this.#entries.set(key, u);
     }
     u.retain();

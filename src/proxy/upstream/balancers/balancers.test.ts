@@ -30,6 +30,7 @@ function endpoint(n: number, weight = 1): WeightedEndpoint {
     connectTimeout: 1000,
     idleTimeout: 1000,
     maxConnections: 1,
+    identity: undefined,
   });
   return { upstream, weight, labels: {}, id: `${address}:8080` };
 }

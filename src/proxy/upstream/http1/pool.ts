@@ -15,10 +15,12 @@ import { isRequestTarget } from '../../http/syntax.ts';
 import {
   CONNECT_TIMEOUT,
   codedError,
+  type Dial,
   type DispatchController,
   type DispatchHandler,
   type DispatchOptions,
   type HeaderValues,
+  readyEvent,
   STALE_CONNECTION,
   type UpstreamPool,
 } from '../types.ts';
@@ -28,6 +30,8 @@ export interface Http1PoolOptions {
   connectTimeout: number;
   idleTimeout: number;
   maxConnections: number;
+  /** Opens a connection (plaintext or mutual TLS); plaintext TCP by default. */
+  dial?: Dial | undefined;
 }
 
 const EMPTY: HeaderValues = Object.freeze({}) as HeaderValues;
@@ -84,7 +88,9 @@ class Connection {
   constructor(pool: Http1Pool) {
     this.pool = pool;
     this.idleTimeout = pool.options.idleTimeout;
-    this.socket = net.connect({ host: pool.address, port: pool.port, noDelay: true });
+    this.socket = pool.options.dial
+      ? pool.options.dial()
+      : net.connect({ host: pool.address, port: pool.port, noDelay: true });
     this.#connectTimer = setTimeout(
       () =>
         this.fail(
@@ -111,7 +117,7 @@ class Connection {
       },
       end: (trailers) => this.#complete(trailers),
     });
-    this.socket.on('connect', () => {
+    this.socket.on(readyEvent(this.socket), () => {
       this.connected = true;
       clearTimeout(this.#connectTimer);
     });

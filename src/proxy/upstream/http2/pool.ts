@@ -10,6 +10,7 @@ import type { Readable } from 'node:stream';
 import {
   CONNECT_TIMEOUT,
   codedError,
+  type Dial,
   type DispatchController,
   type DispatchHandler,
   type DispatchOptions,
@@ -21,6 +22,8 @@ import {
 export interface Http2PoolOptions {
   connectTimeout: number;
   idleTimeout: number;
+  /** Opens the connection (mutual TLS to a Weft proxy); node's own TCP connect by default. */
+  dial?: Dial | undefined;
 }
 
 const EMPTY: HeaderValues = Object.freeze({}) as HeaderValues;
@@ -68,7 +71,11 @@ export class Http2Pool implements UpstreamPool {
   }
 
   #open(): http2.ClientHttp2Session {
-    const session = http2.connect(this.#authority, { peerMaxConcurrentStreams: 1000 });
+    const dial = this.#options.dial;
+    const session = http2.connect(this.#authority, {
+      peerMaxConcurrentStreams: 1000,
+      ...(dial ? { createConnection: dial } : {}),
+    });
     this.#session = session;
     this.#connected = false;
     const timer = setTimeout(() => {
