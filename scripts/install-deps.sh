@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that transparent interception and its tests need: iptables (the rules),
 # iproute2 (`ip netns`, veth, bridge), util-linux (setpriv to run the proxy as its own uid, nsenter) and gcc
-# (to build the SO_ORIGINAL_DST addon, scripts/build-native.ts). Idempotent: a package is installed only
+# (to build the SO_ORIGINAL_DST addon, scripts/build-native.ts), and tcpdump (the mutual TLS tests capture
+# the bridge between workloads to show the request is not in plaintext). Idempotent: a package is installed only
 # when a command it provides is missing, and `apt-get update` runs at most once, only then.
 #
 # Without root nothing can be installed, and nothing more is needed: explicit mode runs without any of
@@ -21,8 +22,9 @@ declare -A provides=(
   [iproute2]=ip
   [util-linux]=setpriv
   [gcc]=cc
+  [tcpdump]=tcpdump
 )
-order=(iptables iproute2 util-linux gcc)
+order=(iptables iproute2 util-linux gcc tcpdump)
 
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]; }
 
@@ -34,7 +36,7 @@ done
 if ! have nsenter && [[ ! " ${missing[*]} " == *" util-linux "* ]]; then missing+=(util-linux); fi
 
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "deps: all present (iptables, ip, setpriv, nsenter, cc)"
+  echo "deps: all present (iptables, ip, setpriv, nsenter, cc, tcpdump)"
 elif [ "$(id -u)" -ne 0 ]; then
   echo "deps: missing ${missing[*]}; not root, so not installing them." >&2
   echo "deps: transparent-mode tests will be skipped; explicit mode needs none of these." >&2

@@ -10,6 +10,7 @@ import { parse } from 'yaml';
 import { ControlPlane, DEFAULT_TRUST_DOMAIN } from '../control/control-plane.ts';
 import type { ImageEntry, ImageResolver } from '../control/translate/kubernetes/workloads.ts';
 import { imageRepository } from '../control/translate/kubernetes/workloads.ts';
+import { parseDuration } from '../core/duration.ts';
 import { createLogger, type LogLevel } from '../core/index.ts';
 import { sampleForImage } from '../samples/images.ts';
 
@@ -38,6 +39,16 @@ export function registerControl(program: Command): void {
       'trust domain of the workload identities (spiffe://<domain>/ns/<namespace>/sa/<account>)',
       DEFAULT_TRUST_DOMAIN,
     )
+    .option(
+      '--cert-ttl <duration>',
+      'lifetime of the workload certificates the CA signs (renewed at half their life)',
+      '24h',
+    )
+    .option(
+      '--mtls <mode>',
+      'mesh-wide default when no PeerAuthentication applies: PERMISSIVE (mTLS and plaintext), STRICT or DISABLE',
+      'PERMISSIVE',
+    )
     .option('--log-level <level>', 'debug, info, warn or error', 'info')
     .action(async (opts: ControlOptions) => {
       await runControl(opts);
@@ -53,6 +64,8 @@ interface ControlOptions {
   explicit?: boolean;
   imageMap?: string;
   trustDomain: string;
+  certTtl: string;
+  mtls: string;
   logLevel: LogLevel;
 }
 
@@ -70,6 +83,18 @@ async function runControl(opts: ControlOptions): Promise<void> {
     process.stderr.write(`weft control: ${(err as Error).message}\n`);
     process.exit(1);
   }
+  const certificateTtlMs = parseDuration(opts.certTtl);
+  if (certificateTtlMs === undefined || certificateTtlMs < 2000) {
+    process.stderr.write(
+      `weft control: --cert-ttl ${opts.certTtl} is not a duration of 2s or more (e.g. 24h)\n`,
+    );
+    process.exit(2);
+  }
+  const mtls = opts.mtls.toUpperCase();
+  if (mtls !== 'PERMISSIVE' && mtls !== 'STRICT' && mtls !== 'DISABLE') {
+    process.stderr.write(`weft control: --mtls must be PERMISSIVE, STRICT or DISABLE, not ${opts.mtls}\n`);
+    process.exit(2);
+  }
   const cp = new ControlPlane({
     paths: opts.filename,
     stateDir: opts.stateDir,
@@ -80,6 +105,8 @@ async function runControl(opts: ControlOptions): Promise<void> {
     port: Number(opts.port),
     socketPath: opts.socket,
     trustDomain: opts.trustDomain,
+    certificateTtlMs,
+    defaultMtlsMode: mtls,
   });
   try {
     await cp.start();

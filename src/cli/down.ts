@@ -39,7 +39,8 @@ export async function down(opts: { run?: string; all?: boolean }): Promise<strin
       }
     }
     // SIGKILL is asynchronous: wait until they are gone (or zombies) before removing their namespaces.
-    for (let i = 0; i < 100 && pids.some((p) => isAlive(p)); i++) await new Promise((res) => setTimeout(res, 50));
+    for (let i = 0; i < 100 && pids.some((p) => isAlive(p)); i++)
+      await new Promise((res) => setTimeout(res, 50));
     if (findCommand('ip') && process.getuid?.() === 0) await deleteRun(r.runId);
     fs.rmSync(r.dir, { recursive: true, force: true });
     out.push(`removed run ${r.runId} (${r.mode}, started ${r.startedAt})`);

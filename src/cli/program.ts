@@ -1,10 +1,13 @@
 /** The full `weft` command line (commander): every command, its options and its help. */
 import { Command } from 'commander';
 import { registerApply } from './apply.ts';
+import { registerCa } from './ca.ts';
+import { registerCheck } from './check.ts';
 import { registerControl } from './control.ts';
 import { registerDemo } from './demo.ts';
 import { registerDown } from './down.ts';
 import { registerExec } from './exec.ts';
+import { registerIdentity } from './identity.ts';
 import { registerProxy } from './proxy.ts';
 import { registerProxyConfig } from './proxy-config.ts';
 import { registerStart } from './start.ts';
@@ -27,6 +30,9 @@ export function createProgram(): Command {
   registerExec(program);
   registerStatus(program);
   registerProxyConfig(program);
+  registerIdentity(program);
+  registerCheck(program);
+  registerCa(program);
   registerControl(program);
   registerProxy(program);
   registerStart(program);

@@ -226,6 +226,9 @@ export async function runProxy(opts: ProxyOptions): Promise<void> {
     // Not ready (and not serving mutual TLS) before the first certificate; every renewal swaps it in.
     proxy.identityRequired = true;
     client.onChange((id) => proxy.tls.setIdentity(id));
+    proxy.onIssuer = (fingerprint) => {
+      if (fingerprint !== undefined) client.renewUnlessIssuedBy(fingerprint);
+    };
   }
   const reload = (path: string) => {
     let next: ParsedConfig;

@@ -20,6 +20,8 @@ export interface UpOptions {
   expose: string[];
   logs?: boolean;
   table?: boolean;
+  certTtl?: string;
+  mtls?: string;
 }
 
 export function registerUp(program: Command): void {
@@ -38,6 +40,16 @@ export function registerUp(program: Command): void {
       'YAML mapping container images to local programs (images: {name: {command: [...]}})',
     )
     .option('--expose <service...>', 'reach a service from the host: <name>[.<ns>]:<port>[=<hostPort>]', [])
+    .option(
+      '--mtls <mode>',
+      'mesh-wide default for mutual TLS between sidecars when no PeerAuthentication says otherwise: PERMISSIVE, STRICT or DISABLE',
+      'PERMISSIVE',
+    )
+    .option(
+      '--cert-ttl <duration>',
+      'lifetime of workload certificates (renewed at half), e.g. 24h, 20s',
+      '24h',
+    )
     .option('--logs', 'stream every application and sidecar log to the terminal')
     .option('--no-table', 'do not draw the live status table')
     .addHelpText(
@@ -85,7 +97,18 @@ export async function runUp(
     }
   }
   const expose = opts.expose.map(parseExpose);
-  const rt = new LocalRuntime({ files: opts.filename, transparent, imageMap: opts.imageMap, logger, expose });
+  const controlArgs = [
+    ...(opts.certTtl ? ['--cert-ttl', opts.certTtl] : []),
+    ...(opts.mtls ? ['--mtls', opts.mtls] : []),
+  ];
+  const rt = new LocalRuntime({
+    files: opts.filename,
+    transparent,
+    imageMap: opts.imageMap,
+    controlArgs,
+    logger,
+    expose,
+  });
   let stopping = false;
   const stop = async (code: number) => {
     if (stopping) return;

@@ -16,11 +16,13 @@ import type { CertificateAuthority } from './ca/authority.ts';
 import { createDistributionServer, type DistributionServer } from './distribution/index.ts';
 import { fmt, MeshIndex, type RouteTranslator } from './index/index.ts';
 import { createVipAllocator } from './index/vips.ts';
+import type { MtlsMode } from './model/types.ts';
 import { appliedFileName, deleteApplied, readApplied, writeApplied } from './sources/applied/store.ts';
 import { parseDocuments } from './sources/file/parse.ts';
 import { createFileSource } from './sources/file/source.ts';
 import { watchInstancesFile } from './sources/instances.ts';
 import type { Source } from './sources/types.ts';
+import { DEFAULT_ROOT_NAMESPACE } from './translate/istio/peer-authentication.ts';
 import type { ImageResolver } from './translate/kubernetes/workloads.ts';
 import { ROUTE_KINDS, translateRoutes } from './translate/routes.ts';
 import { buildView } from './views/build.ts';
@@ -45,6 +47,13 @@ export interface ControlPlaneOptions {
   trustDomain?: string;
   /** Lifetime of the workload certificates the CA signs (default 24 h); tests shorten it. */
   certificateTtlMs?: number;
+  /**
+   * Istio's root namespace (`meshConfig.rootNamespace`, default istio-system): a PeerAuthentication there
+   * without selector is the mesh-wide policy.
+   */
+  rootNamespace?: string;
+  /** The mutual TLS mode of workload ports no PeerAuthentication sets (default PERMISSIVE, as Istio). */
+  defaultMtlsMode?: MtlsMode;
 }
 
 export const DEFAULT_TRUST_DOMAIN = 'cluster.local';
@@ -77,6 +86,7 @@ export class ControlPlane {
   #viewsGeneration = -1;
   #port = 0;
   #ca: CertificateAuthority | undefined;
+  #caGeneration = 0;
 
   constructor(options: ControlPlaneOptions) {
     this.#options = options;
@@ -89,6 +99,7 @@ export class ControlPlane {
       transparent: options.transparent,
       routeKinds: options.routeKinds ?? ROUTE_KINDS,
       translateRoutes: options.translateRoutes ?? translateRoutes,
+      rootNamespace: options.rootNamespace ?? DEFAULT_ROOT_NAMESPACE,
     });
     this.distribution = createDistributionServer({
       logger: options.logger.child({ component: 'distribution' }),
@@ -125,6 +136,24 @@ export class ControlPlane {
 
   get certificateTtlMs(): number | undefined {
     return this.#options.certificateTtlMs;
+  }
+
+  /** How many times the CA's trust bundle or issuer changed since this control plane started. */
+  get caGeneration(): number {
+    return this.#caGeneration;
+  }
+
+  /**
+   * Called after each trust-anchor rotation step (the API's `POST /api/v1/ca/rotation`): the trust bundle
+   * or the issuer changed. For now it only counts and logs; pushing the bundle to the proxies hooks in here.
+   */
+  caChanged(reason: string): void {
+    this.#caGeneration++;
+    this.logger.info('certificate authority changed', {
+      reason,
+      generation: this.#caGeneration,
+      phase: this.#ca?.rotationPhase ?? null,
+    });
   }
 
   /** Reads every source, then listens. Views are complete before the first proxy can connect. */
@@ -221,7 +250,17 @@ export class ControlPlane {
       this.#views = new Map();
       this.#viewsGeneration = model.generation;
     }
-    if (!this.#views.has(node)) this.#views.set(node, buildView(model, node));
+    if (!this.#views.has(node)) {
+      this.#views.set(
+        node,
+        buildView(model, node, {
+          // The CA's own trust domain: the one the certificates proxies hold name.
+          trustDomain: this.#ca?.trustDomain ?? this.#options.trustDomain ?? DEFAULT_TRUST_DOMAIN,
+          rootNamespace: this.#options.rootNamespace ?? DEFAULT_ROOT_NAMESPACE,
+          defaultMtlsMode: this.#options.defaultMtlsMode,
+        }),
+      );
+    }
     return this.#views.get(node);
   }
 

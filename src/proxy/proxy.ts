@@ -41,6 +41,8 @@ export class ProxyServer implements ProxyRuntime {
   #admin: http.Server | undefined;
   /** What `GET /identity` on the admin port shows; set by the CLI when it runs an identity client. */
   identity: (() => unknown) | undefined;
+  /** Called with the issuer fingerprint of each applied config (the identity client renews on a change). */
+  onIssuer: ((fingerprint: string | undefined) => void) | undefined;
   /** Set when an identity client runs: the proxy is not ready before its first certificate. */
   identityRequired = false;
   #draining = false;
@@ -113,6 +115,8 @@ export class ProxyServer implements ProxyRuntime {
       this.#stopIdleGc = startIdleGc(() => this.#requests);
     }
     this.#snapshot = next;
+    this.tls.setTrustBundle(config.identity?.trustBundle);
+    this.onIssuer?.(config.identity?.issuer);
     const failures = await this.#listeners.reconcile(next);
     if (previous) for (const u of previous.upstreams) this.upstreams.release(u);
     this.#applied.inc();

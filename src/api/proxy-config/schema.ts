@@ -279,6 +279,23 @@ export const ProxyConfig = z.strictObject({
     .object({ address: address.default('127.0.0.1'), port })
     .optional()
     .describe('Explicit mode: an HTTP proxy listener (HTTP_PROXY) that picks the service by Host.'),
+  identity: z
+    .strictObject({
+      trustBundle: z
+        .array(z.string())
+        .default([])
+        .describe(
+          'PEM of every trusted root, pushed by the control plane so that a trust-anchor rotation reaches every proxy before the issuer changes; empty: the bundle that came with the certificate.',
+        ),
+      issuer: z
+        .string()
+        .optional()
+        .describe(
+          'SHA-256 fingerprint (as Node prints it) of the issuer that signs now: a proxy whose certificate another issuer signed renews it soon (after a trust-anchor switch).',
+        ),
+    })
+    .optional()
+    .describe('Mutual TLS trust, from the control plane. The certificate itself never travels here.'),
   inbound: z.array(Inbound).default([]),
   outbound: z.array(Outbound).default([]),
   backends: z.array(Backend).default([]),

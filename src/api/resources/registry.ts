@@ -6,6 +6,7 @@
 import type { z } from 'zod';
 import type { ConfigIssue } from '../../core/errors.ts';
 import { GATEWAY_ROUTE_SCHEMAS } from './gateway-api/index.ts';
+import { ISTIO_SECURITY_GROUP, PeerAuthentication } from './istio/peer-authentication.ts';
 import { Deployment } from './kubernetes/deployment.ts';
 import { Service } from './kubernetes/service.ts';
 import { Namespace, ServiceAccount } from './kubernetes/service-account.ts';
@@ -34,6 +35,13 @@ const kinds: KindEntry[] = [
     namespaced: true,
     schema,
   })),
+  {
+    group: ISTIO_SECURITY_GROUP,
+    kind: 'PeerAuthentication',
+    versions: ['v1', 'v1beta1'],
+    namespaced: true,
+    schema: PeerAuthentication,
+  },
 ];
 
 /** Adds kinds of another front door (Gateway API, Istio, Linkerd) to the registry. */

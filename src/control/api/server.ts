@@ -1,16 +1,19 @@
 /**
  * The control plane's HTTP API, for the CLI, the runtime and (later) the dashboard: JSON over HTTP/1.1.
  * Read endpoints show the index (resources with their status, services, workloads, instances), the
- * proxies' sync state and the config computed for a proxy; `apply` and `delete` change resources.
+ * proxies' sync state, the config computed for a proxy and the CA (its certificates and rotation phase);
+ * `apply` and `delete` change resources, `ca/rotation` walks a trust-anchor rotation one step.
  */
 import type http from 'node:http';
 import {
   CA_SIGN_PATH,
   CaError,
   type CaErrorCode,
+  DEFAULT_CERTIFICATE_TTL_MS,
   parseSignRequest,
   type SignResponse,
 } from '../../api/ca/index.ts';
+import type { CertificateAuthority, CertificateExpiry, RotationPhase } from '../ca/authority.ts';
 import type { ControlPlane } from '../control-plane.ts';
 
 export type ApiHandler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
@@ -18,6 +21,7 @@ export type ApiHandler = (req: http.IncomingMessage, res: http.ServerResponse) =
 const MAX_BODY = 8 * 1024 * 1024;
 
 export function createApiHandler(cp: ControlPlane): ApiHandler {
+  const rotation: RotationRecord = { lastStep: undefined };
   return (req, res) => {
     const url = new URL(req.url ?? '/', 'http://control');
     const p = url.pathname;
@@ -40,6 +44,11 @@ export function createApiHandler(cp: ControlPlane): ApiHandler {
         if (p === '/api/v1/workloads') return send(200, cp.index.model.workloads);
         if (p === '/api/v1/instances') return send(200, cp.index.model.instances);
         if (p === '/api/v1/proxies') return send(200, cp.distribution.proxies());
+        if (p === '/api/v1/ca') {
+          const ca = cp.ca;
+          if (ca === undefined) return fail(503, 'CA_STATE', 'the certificate authority is not open yet');
+          return send(200, caStatus(cp, ca, rotation));
+        }
         const m = /^\/api\/v1\/proxies\/(.+)\/config$/.exec(p);
         if (m) {
           const node = decodeURIComponent(m[1] as string);
@@ -59,6 +68,11 @@ export function createApiHandler(cp: ControlPlane): ApiHandler {
         if (!isLocal(req))
           return fail(403, 'FORBIDDEN', 'join tokens are issued on the Unix socket and 127.0.0.1 only');
         return handleJoinToken(cp, req, send, fail);
+      }
+      if (req.method === 'POST' && p === '/api/v1/ca/rotation') {
+        if (!isLocal(req))
+          return fail(403, 'FORBIDDEN', 'rotation steps are taken on the Unix socket and 127.0.0.1 only');
+        return handleRotation(cp, req, rotation, send, fail);
       }
       if (req.method === 'POST' && (p === '/api/v1/apply' || p === '/api/v1/delete')) {
         readBody(req, (err, body) => {
@@ -135,6 +149,167 @@ function handleSign(cp: ControlPlane, req: http.IncomingMessage, send: Send): vo
         log.error('signing failed', { error: error as Error });
         send(500, { error: { code: 'INTERNAL', message: (error as Error).message } });
       });
+    },
+    MAX_CA_BODY,
+  );
+}
+
+/** A trust-anchor rotation step, as `POST /api/v1/ca/rotation` names it. */
+export type RotationStep = 'begin' | 'switch' | 'retire';
+
+/** The step that follows each phase. */
+export const NEXT_ROTATION_STEP = {
+  idle: 'begin',
+  published: 'switch',
+  switched: 'retire',
+} as const satisfies Record<RotationPhase, RotationStep>;
+
+/** One certificate of the CA as the API shows it: dates in ISO 8601, subject as Node prints it. */
+export interface CaCertificateInfo {
+  /** Node's X509Certificate.subject: one `KEY=value` per line. */
+  subject: string;
+  /** SHA-256, colon-separated hex. */
+  fingerprint256: string;
+  notBefore: string;
+  notAfter: string;
+}
+
+/** The last rotation step this control plane process took. */
+export interface RotationStepRecord {
+  step: RotationStep;
+  /** ISO 8601. */
+  at: string;
+  /** The CA generation after the step (ControlPlane.caGeneration). */
+  generation: number;
+  /**
+   * Each known proxy's config version just before the step (null: none yet). A proxy that has since
+   * acked another version received its config after the step.
+   */
+  proxyVersions: Record<string, string | null>;
+}
+
+/** `GET /api/v1/ca`. */
+export interface CaStatusResponse {
+  trustDomain: string;
+  rotation: {
+    phase: RotationPhase;
+    nextStep: RotationStep;
+    generation: number;
+    /** Null when this control plane process has taken no step (it does not survive a restart). */
+    lastStep: RotationStepRecord | null;
+  };
+  /** Lifetime of the workload certificates the CA signs. */
+  certificateTtlSeconds: number;
+  /**
+   * Every trusted root in trust-bundle order: the current one, then the next one (phase "published") or
+   * the previous one (phase "switched").
+   */
+  trustAnchors: Array<CaCertificateInfo & { role: 'current' | 'next' | 'previous' }>;
+  /** The issuer that signs now. */
+  issuer: CaCertificateInfo;
+  /** Phase "published": the issuer that signs after `switch`. */
+  nextIssuer: CaCertificateInfo | null;
+}
+
+/** `POST /api/v1/ca/rotation` {step} → the step taken and the CA after it. */
+export interface RotationStepResponse extends RotationStepRecord {
+  phase: RotationPhase;
+  ca: CaStatusResponse;
+}
+
+interface RotationRecord {
+  lastStep: RotationStepRecord | undefined;
+}
+
+function caStatus(cp: ControlPlane, ca: CertificateAuthority, rotation: RotationRecord): CaStatusResponse {
+  const phase = ca.rotationPhase;
+  const expiries = ca.expiries();
+  const info = (e: CertificateExpiry): CaCertificateInfo => ({
+    subject: e.subject,
+    fingerprint256: e.fingerprint256,
+    notBefore: e.notBefore.toISOString(),
+    notAfter: e.notAfter.toISOString(),
+  });
+  const secondRole = phase === 'published' ? 'next' : 'previous';
+  return {
+    trustDomain: ca.trustDomain,
+    rotation: {
+      phase,
+      nextStep: NEXT_ROTATION_STEP[phase],
+      generation: cp.caGeneration,
+      lastStep: rotation.lastStep ?? null,
+    },
+    certificateTtlSeconds: Math.round((cp.certificateTtlMs ?? DEFAULT_CERTIFICATE_TTL_MS) / 1000),
+    trustAnchors: expiries.anchors.map((a, i) => ({ ...info(a), role: i === 0 ? 'current' : secondRole })),
+    issuer: info(expiries.issuer),
+    nextIssuer: expiries.nextIssuer === undefined ? null : info(expiries.nextIssuer),
+  };
+}
+
+/**
+ * `POST /api/v1/ca/rotation` {step: "begin" | "switch" | "retire"}: one step of the trust-anchor
+ * rotation; a step out of order is the CA's CA_ROTATION refusal (409). After a step the control plane's
+ * `caChanged` hook runs.
+ */
+function handleRotation(
+  cp: ControlPlane,
+  req: http.IncomingMessage,
+  rotation: RotationRecord,
+  send: Send,
+  fail: Fail,
+): void {
+  readBody(
+    req,
+    (err, text) => {
+      if (err) return fail(413, 'TOO_LARGE', err.message);
+      const ca = cp.ca;
+      if (ca === undefined) return fail(503, 'CA_STATE', 'the certificate authority is not open yet');
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        return fail(400, 'BAD_REQUEST', 'the request body is not JSON');
+      }
+      const step = (body as { step?: unknown } | null)?.step;
+      if (step !== 'begin' && step !== 'switch' && step !== 'retire')
+        return fail(400, 'BAD_REQUEST', '"step" must be "begin", "switch" or "retire"');
+      const log = cp.logger.child({ component: 'ca' });
+      // Taken before the step: the hook may already recompute the views that carry the bundle.
+      const proxyVersions = Object.fromEntries(
+        cp.distribution.proxies().map((p) => [p.node, p.currentVersion ?? null]),
+      );
+      const run =
+        step === 'begin'
+          ? () => ca.beginRotation()
+          : step === 'switch'
+            ? () => ca.switchIssuer()
+            : () => ca.retireOldRoot();
+      run()
+        .then(() => {
+          cp.caChanged(`rotation ${step}`);
+          const record: RotationStepRecord = {
+            step,
+            at: new Date().toISOString(),
+            generation: cp.caGeneration,
+            proxyVersions,
+          };
+          rotation.lastStep = record;
+          log.info('trust-anchor rotation step taken', { step, phase: ca.rotationPhase });
+          const response: RotationStepResponse = {
+            ...record,
+            phase: ca.rotationPhase,
+            ca: caStatus(cp, ca, rotation),
+          };
+          send(200, response);
+        })
+        .catch((error: unknown) => {
+          if (error instanceof CaError) {
+            log.warn('rotation step refused', { step, code: error.code, reason: error.message });
+            return fail(error.status, error.code, error.message);
+          }
+          log.error('rotation step failed', { step, error: error as Error });
+          fail(500, 'INTERNAL', (error as Error).message);
+        });
     },
     MAX_CA_BODY,
   );

@@ -4,14 +4,26 @@
  * is replayed. A bad resource is kept with its errors and takes no part in the model; the rest still ship.
  */
 import path from 'node:path';
+import type { PeerAuthentication } from '../../api/resources/istio/peer-authentication.ts';
 import type { Deployment } from '../../api/resources/kubernetes/deployment.ts';
 import type { Service } from '../../api/resources/kubernetes/service.ts';
 import { keyString, type Origin, type ResourceKey } from '../../api/resources/meta.ts';
 import { validateResource } from '../../api/resources/registry.ts';
 import type { Workload } from '../../api/resources/weft/workload.ts';
 import type { ConfigIssue, Logger } from '../../core/index.ts';
-import type { InstanceModel, RouteAttachment, ServiceModel, WorkloadModel } from '../model/types.ts';
+import type {
+  InstanceModel,
+  PeerAuthenticationModel,
+  RouteAttachment,
+  ServiceModel,
+  WorkloadModel,
+} from '../model/types.ts';
 import type { SourcedDocument, SourceEvents } from '../sources/types.ts';
+import {
+  DEFAULT_ROOT_NAMESPACE,
+  ignoredInRootNamespace,
+  translatePeerAuthentication,
+} from '../translate/istio/peer-authentication.ts';
 import { translateService } from '../translate/kubernetes/services.ts';
 import {
   type ImageResolver,
@@ -46,6 +58,8 @@ export interface MeshModel {
   workloads: WorkloadModel[];
   instances: InstanceModel[];
   attachments: RouteAttachment[];
+  /** Every valid Istio PeerAuthentication; the view builder resolves the mode of each workload port. */
+  peerAuthentications: PeerAuthenticationModel[];
 }
 
 /** A valid route resource handed to a route translator (Gateway API today, Istio and Linkerd later). */
@@ -81,6 +95,8 @@ export interface IndexOptions {
   transparent: boolean;
   routeKinds?: readonly string[];
   translateRoutes?: RouteTranslator;
+  /** Istio's root namespace (default istio-system), only to note policies istiod would ignore there. */
+  rootNamespace?: string;
 }
 
 export class MeshIndex {
@@ -89,7 +105,14 @@ export class MeshIndex {
   readonly #listeners = new Set<() => void>();
   #instances: InstanceModel[] = [];
   #resources: IndexedResource[] = [];
-  #model: MeshModel = { generation: 0, services: [], workloads: [], instances: [], attachments: [] };
+  #model: MeshModel = {
+    generation: 0,
+    services: [],
+    workloads: [],
+    instances: [],
+    attachments: [],
+    peerAuthentications: [],
+  };
 
   constructor(options: IndexOptions) {
     this.#options = options;
@@ -192,6 +215,19 @@ export class MeshIndex {
       if (t.ok) workloads.push(t.workload);
       else this.#fail(r, t.issues);
     }
+    const peerAuthentications: PeerAuthenticationModel[] = [];
+    const rootNamespace = this.#options.rootNamespace ?? DEFAULT_ROOT_NAMESPACE;
+    for (const r of accepted('PeerAuthentication')) {
+      const policy = translatePeerAuthentication(
+        r.value as PeerAuthentication,
+        (r.key as ResourceKey).namespace,
+      );
+      peerAuthentications.push(policy);
+      if (ignoredInRootNamespace(policy, rootNamespace)) {
+        const note = `a PeerAuthentication with a selector in the root namespace (${rootNamespace}) applies to no workload, as in Istio; put it in the namespace of the workloads it selects`;
+        r.notes = [{ path: 'spec.selector', message: note, at: this.#at(r, 'spec.selector') }];
+      }
+    }
     let attachments: RouteAttachment[] = [];
     const routeKinds = this.#options.routeKinds ?? [];
     if (this.#options.translateRoutes && routeKinds.length > 0) {
@@ -240,6 +276,7 @@ export class MeshIndex {
       workloads,
       instances: this.#instances,
       attachments,
+      peerAuthentications,
     };
     for (const l of this.#listeners) l();
   }

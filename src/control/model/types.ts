@@ -71,3 +71,26 @@ export interface RouteAttachment {
   /** Every service port the routes reference, so the view includes those backends. */
   backendRefs: ServiceBackendRef[];
 }
+
+/** A PeerAuthentication mode as written; UNSET inherits the mode of the parent level. */
+export type PeerAuthenticationMode = 'UNSET' | 'DISABLE' | 'PERMISSIVE' | 'STRICT';
+/** The mode in effect on a workload port: what its inbound entry enforces and its clients assume. */
+export type MtlsMode = Exclude<PeerAuthenticationMode, 'UNSET'>;
+
+/**
+ * A valid Istio PeerAuthentication, as the mTLS resolution (translate/istio/peer-authentication.ts) reads
+ * it: which workloads it selects, its mode, and its port-level modes.
+ */
+export interface PeerAuthenticationModel {
+  /** "PeerAuthentication/foo/default". */
+  resource: string;
+  namespace: string;
+  name: string;
+  /** metadata.creationTimestamp ('' when unknown): the oldest of competing policies wins. */
+  created: string;
+  /** matchLabels; undefined without a selector or with no labels (a namespace- or mesh-wide policy). */
+  selector: Record<string, string> | undefined;
+  mode: PeerAuthenticationMode;
+  /** By workload (container) port, in port order. */
+  portLevel: Array<{ port: number; mode: PeerAuthenticationMode }>;
+}

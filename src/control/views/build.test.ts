@@ -17,6 +17,7 @@ import { silentLogger } from '../../core/index.ts';
 import { MeshIndex } from '../index/index.ts';
 import { createVipAllocator } from '../index/vips.ts';
 import type { InstanceModel } from '../model/types.ts';
+import { parseDocuments } from '../sources/file/parse.ts';
 import { readDocuments } from '../sources/file/source.ts';
 import { readInstancesFile } from '../sources/instances.ts';
 import { fixedImages, GOLDEN, GOLDEN_RESOURCES } from '../testing.ts';
@@ -25,6 +26,11 @@ import { buildView, chooseAttachments } from './build.ts';
 
 /** The mesh's default balancer (Istio's LEAST_REQUEST). */
 const LR = { type: 'least-request' } as const;
+/** Every instance runs a Weft sidecar: endpoints name its identity (auto-mTLS). */
+const DEFAULT_SA = 'spiffe://cluster.local/ns/default/sa/default';
+const DB_SA = 'spiffe://cluster.local/ns/default/sa/db';
+const SEARCHER_SA = 'spiffe://cluster.local/ns/other/sa/searcher';
+const OPTIONS = { trustDomain: 'cluster.local' };
 
 /** The golden mesh as the control plane would hold it: YAML → index → model, with the instances file. */
 function loadMesh(mode: 'transparent' | 'explicit'): MeshIndex {
@@ -43,7 +49,7 @@ function loadMesh(mode: 'transparent' | 'explicit'): MeshIndex {
 
 /** The view, after checking that the proxy's validator accepts it. */
 function viewOf(index: MeshIndex, node: string) {
-  const view = buildView(index.model, node);
+  const view = buildView(index.model, node, OPTIONS);
   assert.ok(view, `no view for ${node}`);
   const checked = validateProxyConfig(structuredClone(view));
   assert.deepEqual(checked.ok ? [] : checked.issues, [], 'the proxy would refuse this view');
@@ -164,8 +170,18 @@ describe('buildView (golden)', () => {
       admin: { address: '127.0.0.1', port: 15000, path: '/run/weft/golden/sidecars/0.admin.sock' },
       // One entry per application port, targeting the port the application listens on.
       inbound: [
-        { name: 'inbound-7000', protocol: 'detect', target: { address: '127.0.0.1', port: 7000 } },
-        { name: 'inbound-8080', protocol: 'detect', target: { address: '127.0.0.1', port: 8080 } },
+        {
+          name: 'inbound-7000',
+          protocol: 'detect',
+          target: { address: '127.0.0.1', port: 7000 },
+          mtls: 'PERMISSIVE',
+        },
+        {
+          name: 'inbound-8080',
+          protocol: 'detect',
+          target: { address: '127.0.0.1', port: 8080 },
+          mtls: 'PERMISSIVE',
+        },
       ],
       // Services by namespace/name, ports in declared order; VIPs in the order the Services were read.
       outbound: [
@@ -248,14 +264,14 @@ describe('buildView (golden)', () => {
           protocol: 'http2',
           loadBalancer: LR,
           // targetPort "grpc" → the instance's port named grpc.
-          endpoints: [{ address: '10.77.1.3', port: 9090, labels: { app: 'api' } }],
+          endpoints: [{ address: '10.77.1.3', port: 9090, labels: { app: 'api' }, identity: DEFAULT_SA }],
         },
         { name: 'default/db-archive:5432/tcp', protocol: 'tcp', loadBalancer: LR, endpoints: [] },
         {
           name: 'default/db:5432/tcp',
           protocol: 'tcp',
           loadBalancer: LR,
-          endpoints: [{ address: '10.77.1.4', port: 5432, labels: { app: 'db' } }],
+          endpoints: [{ address: '10.77.1.4', port: 5432, labels: { app: 'db' }, identity: DB_SA }],
         },
         // No selector: no endpoints.
         { name: 'default/legacy:8081', protocol: 'http1', loadBalancer: LR, endpoints: [] },
@@ -265,26 +281,32 @@ describe('buildView (golden)', () => {
           name: 'default/web:7000',
           protocol: 'http1',
           loadBalancer: LR,
-          endpoints: [{ address: '10.77.1.1', port: 7000, labels: { app: 'web', version: 'v1' } }],
+          endpoints: [
+            { address: '10.77.1.1', port: 7000, labels: { app: 'web', version: 'v1' }, identity: DEFAULT_SA },
+          ],
         },
         {
           name: 'default/web:7000/tcp',
           protocol: 'tcp',
           loadBalancer: LR,
-          endpoints: [{ address: '10.77.1.1', port: 7000, labels: { app: 'web', version: 'v1' } }],
+          endpoints: [
+            { address: '10.77.1.1', port: 7000, labels: { app: 'web', version: 'v1' }, identity: DEFAULT_SA },
+          ],
         },
         {
           name: 'default/web:80',
           protocol: 'http1',
           loadBalancer: LR,
           // targetPort 8080 by number.
-          endpoints: [{ address: '10.77.1.1', port: 8080, labels: { app: 'web', version: 'v1' } }],
+          endpoints: [
+            { address: '10.77.1.1', port: 8080, labels: { app: 'web', version: 'v1' }, identity: DEFAULT_SA },
+          ],
         },
         {
           name: 'other/search:80',
           protocol: 'http1',
           loadBalancer: LR,
-          endpoints: [{ address: '10.77.1.5', port: 8000, labels: { app: 'search' } }],
+          endpoints: [{ address: '10.77.1.5', port: 8000, labels: { app: 'search' }, identity: SEARCHER_SA }],
         },
       ],
       interception: {},
@@ -303,6 +325,7 @@ describe('buildView (golden)', () => {
           protocol: 'detect',
           target: { address: '127.0.0.1', port: 41041 },
           listen: { address: '127.0.0.1', port: 41042 },
+          mtls: 'PERMISSIVE',
         },
       ],
       // No VIPs in explicit mode: services are found by host name through the HTTP proxy listener.
@@ -374,39 +397,62 @@ describe('buildView (golden)', () => {
           name: 'default/api:50051',
           protocol: 'http2',
           loadBalancer: LR,
-          endpoints: [{ address: '127.0.0.1', port: 41022, labels: { app: 'api' } }],
+          endpoints: [{ address: '127.0.0.1', port: 41022, labels: { app: 'api' }, identity: DEFAULT_SA }],
         },
         { name: 'default/db-archive:5432/tcp', protocol: 'tcp', loadBalancer: LR, endpoints: [] },
         {
           name: 'default/db:5432/tcp',
           protocol: 'tcp',
           loadBalancer: LR,
-          endpoints: [{ address: '127.0.0.1', port: 41032, labels: { app: 'db' } }],
+          endpoints: [{ address: '127.0.0.1', port: 41032, labels: { app: 'db' }, identity: DB_SA }],
         },
         { name: 'default/legacy:8081', protocol: 'http1', loadBalancer: LR, endpoints: [] },
         {
           name: 'default/web:7000',
           protocol: 'http1',
           loadBalancer: LR,
-          endpoints: [{ address: '127.0.0.1', port: 41003, labels: { app: 'web', version: 'v1' } }],
+          endpoints: [
+            {
+              address: '127.0.0.1',
+              port: 41003,
+              labels: { app: 'web', version: 'v1' },
+              identity: DEFAULT_SA,
+            },
+          ],
         },
         {
           name: 'default/web:7000/tcp',
           protocol: 'tcp',
           loadBalancer: LR,
-          endpoints: [{ address: '127.0.0.1', port: 41003, labels: { app: 'web', version: 'v1' } }],
+          endpoints: [
+            {
+              address: '127.0.0.1',
+              port: 41003,
+              labels: { app: 'web', version: 'v1' },
+              identity: DEFAULT_SA,
+            },
+          ],
         },
         {
           name: 'default/web:80',
           protocol: 'http1',
           loadBalancer: LR,
-          endpoints: [{ address: '127.0.0.1', port: 41002, labels: { app: 'web', version: 'v1' } }],
+          endpoints: [
+            {
+              address: '127.0.0.1',
+              port: 41002,
+              labels: { app: 'web', version: 'v1' },
+              identity: DEFAULT_SA,
+            },
+          ],
         },
         {
           name: 'other/search:80',
           protocol: 'http1',
           loadBalancer: LR,
-          endpoints: [{ address: '127.0.0.1', port: 41042, labels: { app: 'search' } }],
+          endpoints: [
+            { address: '127.0.0.1', port: 41042, labels: { app: 'search' }, identity: SEARCHER_SA },
+          ],
         },
       ],
       httpProxy: { address: '127.0.0.1', port: 41044 },
@@ -416,12 +462,175 @@ describe('buildView (golden)', () => {
   test('inbound takes the protocol of the service port that targets it: tcp skips detection', () => {
     const view = viewOf(loadMesh('transparent'), 'default/db-0');
     assert.deepEqual(view.inbound, [
-      { name: 'inbound-5432', protocol: 'tcp', target: { address: '127.0.0.1', port: 5432 } },
+      {
+        name: 'inbound-5432',
+        protocol: 'tcp',
+        target: { address: '127.0.0.1', port: 5432 },
+        mtls: 'PERMISSIVE',
+      },
     ]);
   });
 
   test('a node that is not an instance has no view', () => {
-    assert.equal(buildView(loadMesh('transparent').model, 'default/nobody-0'), undefined);
+    assert.equal(buildView(loadMesh('transparent').model, 'default/nobody-0', OPTIONS), undefined);
+  });
+});
+
+describe('mutual TLS: PeerAuthentication and auto-mTLS', () => {
+  /** The golden mesh with these policies beside it (one more file source, as a second -f path). */
+  function withPolicies(mode: 'transparent' | 'explicit', yaml: string): MeshIndex {
+    const index = loadMesh(mode);
+    index.events('policies').reset(parseDocuments(yaml, 'peer-authentication.yaml'));
+    return index;
+  }
+  const endpointIds = (view: ReturnType<typeof viewOf>) =>
+    Object.fromEntries(
+      (view.backends ?? []).map((b) => [b.name, (b.endpoints ?? []).map((e) => e.identity)]),
+    );
+  const inboundModes = (view: ReturnType<typeof viewOf>) =>
+    Object.fromEntries((view.inbound ?? []).map((ib) => [ib.name, ib.mtls]));
+
+  // web: STRICT with a plaintext exception on 7000; the mesh STRICT; namespace other opts out.
+  const POLICIES = `
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: { name: web, namespace: default }
+spec:
+  selector:
+    matchLabels: { app: web }
+  mtls: { mode: STRICT }
+  portLevelMtls:
+    7000: { mode: DISABLE }
+---
+apiVersion: security.istio.io/v1beta1
+kind: PeerAuthentication
+metadata: { name: default, namespace: istio-system }
+spec:
+  mtls: { mode: STRICT }
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: { name: default, namespace: other }
+spec:
+  mtls: { mode: DISABLE }
+`;
+
+  test('endpoints name the trust domain given; a DISABLE port has none; inbound entries take their mode', () => {
+    const index = withPolicies('transparent', POLICIES);
+    const view = buildView(index.model, 'default/web-0', { trustDomain: 'example.org' });
+    assert.ok(view);
+    assert.deepEqual(validateProxyConfig(structuredClone(view)).ok, true);
+    const web = 'spiffe://example.org/ns/default/sa/default';
+    assert.deepEqual(endpointIds(view), {
+      'default/api:50051': [web],
+      'default/db-archive:5432/tcp': [],
+      'default/db:5432/tcp': ['spiffe://example.org/ns/default/sa/db'],
+      'default/legacy:8081': [],
+      'default/web-canary:80': [],
+      // web's port 7000 is DISABLE: Istio's auto-mTLS sends plaintext there, so no identity.
+      'default/web:7000': [undefined],
+      'default/web:7000/tcp': [undefined],
+      // Service port 80 targets containerPort 8080, which stays STRICT.
+      'default/web:80': [web],
+      // Namespace other is DISABLE (over the mesh's STRICT).
+      'other/search:80': [undefined],
+    });
+    assert.deepEqual(inboundModes(view), { 'inbound-7000': 'DISABLE', 'inbound-8080': 'STRICT' });
+    // The mesh policy reaches namespaces without one of their own.
+    assert.deepEqual(inboundModes(viewOf(index, 'default/db-0')), { 'inbound-5432': 'STRICT' });
+    assert.deepEqual(inboundModes(viewOf(index, 'other/search-0')), { 'inbound-8000': 'DISABLE' });
+  });
+
+  test('explicit mode: the sidecar endpoints on 127.0.0.1 carry the identity too, but not on a DISABLE port', () => {
+    const view = viewOf(withPolicies('explicit', POLICIES), 'other/search-0');
+    const backend = (name: string) => view.backends?.find((b) => b.name === name)?.endpoints;
+    assert.deepEqual(backend('default/web:80'), [
+      { address: '127.0.0.1', port: 41002, labels: { app: 'web', version: 'v1' }, identity: DEFAULT_SA },
+    ]);
+    assert.deepEqual(backend('default/web:7000'), [
+      { address: '127.0.0.1', port: 41003, labels: { app: 'web', version: 'v1' } },
+    ]);
+    assert.deepEqual(view.inbound, [
+      {
+        name: 'inbound-8000',
+        protocol: 'detect',
+        target: { address: '127.0.0.1', port: 41041 },
+        listen: { address: '127.0.0.1', port: 41042 },
+        mtls: 'DISABLE',
+      },
+    ]);
+  });
+
+  test('the default mode where no policy applies can be changed', () => {
+    const index = loadMesh('transparent');
+    const view = buildView(index.model, 'default/db-0', { ...OPTIONS, defaultMtlsMode: 'DISABLE' });
+    assert.deepEqual(view?.inbound?.[0]?.mtls, 'DISABLE');
+    assert.deepEqual(
+      view?.backends?.flatMap((b) => b.endpoints ?? []).filter((e) => e.identity !== undefined),
+      [],
+    );
+    // A mesh policy in another root namespace: istio-system is then an ordinary namespace.
+    const moved = withPolicies('transparent', POLICIES);
+    const strictView = buildView(moved.model, 'default/db-0', { ...OPTIONS, rootNamespace: 'mesh-root' });
+    assert.deepEqual(strictView?.inbound?.[0]?.mtls, 'PERMISSIVE');
+  });
+
+  test('statuses: valid policies are accepted, a bad one is invalid at its line, a root workload policy noted', () => {
+    const index = withPolicies(
+      'transparent',
+      `${POLICIES}---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: { name: ports-without-selector, namespace: default }
+spec:
+  mtls: { mode: STRICT }
+  portLevelMtls:
+    8080: { mode: DISABLE }
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: { name: everywhere, namespace: istio-system }
+spec:
+  selector:
+    matchLabels: { app: web }
+  mtls: { mode: DISABLE }
+`,
+    );
+    const policies = index.resources().filter((r) => r.key?.kind === 'PeerAuthentication');
+    assert.deepEqual(
+      policies.map((r) => [
+        `${r.key?.namespace}/${r.key?.name}`,
+        r.state,
+        r.issues.map((i) => `${path.basename(i.at.file)}:${i.at.line}:${i.at.column} ${i.code} ${i.path}`),
+        (r.notes ?? []).map((n) => `${n.at.line}:${n.at.column} ${n.path}`),
+      ]),
+      [
+        ['default/web', 'accepted', [], []],
+        ['istio-system/default', 'accepted', [], []],
+        ['other/default', 'accepted', [], []],
+        [
+          'default/ports-without-selector',
+          'invalid',
+          ['peer-authentication.yaml:30:5 CONFIG_SCHEMA spec.portLevelMtls'],
+          [],
+        ],
+        ['istio-system/everywhere', 'accepted', [], ['37:5 spec.selector']],
+      ],
+    );
+    // The invalid policy takes no part; the root namespace's workload policy applies to no workload.
+    assert.deepEqual(
+      index.model.peerAuthentications.map((p) => p.resource),
+      [
+        'PeerAuthentication/default/web',
+        'PeerAuthentication/istio-system/default',
+        'PeerAuthentication/other/default',
+        'PeerAuthentication/istio-system/everywhere',
+      ],
+    );
+    assert.deepEqual(inboundModes(viewOf(index, 'default/web-0')), {
+      'inbound-7000': 'DISABLE',
+      'inbound-8080': 'STRICT',
+    });
   });
 });
 

@@ -3,12 +3,19 @@
  * Every service port becomes an outbound entry (by virtual IP in transparent mode, by name through the
  * HTTP proxy listener in explicit mode) with the routes attached to it for this client's namespace, and a
  * backend with the service's ready endpoints; every application port becomes an inbound entry.
+ *
+ * Mutual TLS follows Istio's PeerAuthentication and auto-mTLS: each inbound entry enforces the mode that
+ * applies to its workload port, and each endpoint carries the SPIFFE id of the Weft sidecar in front of
+ * it (every instance of the local runtime has one), so clients use mutual TLS and verify that id, except
+ * where the endpoint's port is DISABLE, where Istio's clients send plaintext.
  */
+import { spiffeId, validateIdentity } from '../../api/ca/spiffe.ts';
 import type { ProxyConfigInput } from '../../api/index.ts';
 import type { MeshModel } from '../index/index.ts';
 import {
   type BackendInput,
   type InstanceModel,
+  type MtlsMode,
   type OutboundInput,
   type PortProtocol,
   type RouteAttachment,
@@ -16,16 +23,37 @@ import {
   type ServicePortModel,
   serviceBackendName,
 } from '../model/types.ts';
-import { endpointsOf, selects, targetPortOf } from './endpoints.ts';
+import {
+  DEFAULT_MTLS_MODE,
+  DEFAULT_ROOT_NAMESPACE,
+  type EffectiveMtls,
+  effectiveMtls,
+  modeOnPort,
+} from '../translate/istio/peer-authentication.ts';
+import { endpointsOf, type IdentityOf, selects, targetPortOf } from './endpoints.ts';
 import { serviceHostnames } from './hosts.ts';
+
+export interface ViewOptions {
+  /** The trust domain of workload identities (the CA's): spiffe://<trustDomain>/ns/<ns>/sa/<account>. */
+  trustDomain: string;
+  /** Istio's root namespace: a PeerAuthentication there without selector is mesh-wide (istio-system). */
+  rootNamespace?: string | undefined;
+  /** The mode where no PeerAuthentication sets one (PERMISSIVE, as Istio). */
+  defaultMtlsMode?: MtlsMode | undefined;
+}
 
 const backendProtocol = (p: PortProtocol): 'http1' | 'http2' | 'tcp' =>
   p === 'http2' || p === 'grpc' ? 'http2' : p === 'tcp' ? 'tcp' : 'http1';
 const TCP_SUFFIX = '/tcp';
 
-export function buildView(model: MeshModel, nodeId: string): ProxyConfigInput | undefined {
+export function buildView(
+  model: MeshModel,
+  nodeId: string,
+  options: ViewOptions,
+): ProxyConfigInput | undefined {
   const inst = model.instances.find((i) => i.id === nodeId);
   if (!inst) return undefined;
+  const mtls = createMtlsResolver(model, options);
   const transparent = inst.sidecar.mode === 'transparent';
   const backends = new Map<string, BackendInput>();
   const outbound: OutboundInput[] = [];
@@ -45,7 +73,7 @@ export function buildView(model: MeshModel, nodeId: string): ProxyConfigInput | 
       // endpoint that once answered slowly (it only learns a lower latency by receiving traffic), and
       // users expect to see every version of Bookinfo's reviews in turn.
       loadBalancer: { type: 'least-request' },
-      endpoints: target ? endpointsOf(target.svc, target.sp, model.instances) : [],
+      endpoints: target ? endpointsOf(target.svc, target.sp, model.instances, mtls.identityOf) : [],
     });
   };
 
@@ -108,7 +136,7 @@ export function buildView(model: MeshModel, nodeId: string): ProxyConfigInput | 
       inst.sidecar.mode === 'transparent'
         ? { address: '127.0.0.1', port: 15000, path: inst.sidecar.adminSocket }
         : { address: '127.0.0.1', port: inst.sidecar.adminPort, path: inst.sidecar.adminSocket },
-    inbound: inboundOf(inst, model.services),
+    inbound: inboundOf(inst, model.services, mtls.modeOf),
     outbound,
     backends: [...backends.values()].sort((a, b) => a.name.localeCompare(b.name)),
   };
@@ -118,6 +146,42 @@ export function buildView(model: MeshModel, nodeId: string): ProxyConfigInput | 
 }
 
 const key = (s: { namespace: string; name: string }) => `${s.namespace}/${s.name}`;
+
+interface MtlsResolver {
+  modeOf(inst: InstanceModel, containerPort: number): MtlsMode;
+  identityOf: IdentityOf;
+}
+
+/** The PeerAuthentication mode and identity of instances' ports, resolved once per instance. */
+function createMtlsResolver(model: MeshModel, options: ViewOptions): MtlsResolver {
+  const rootNamespace = options.rootNamespace ?? DEFAULT_ROOT_NAMESPACE;
+  const defaultMode = options.defaultMtlsMode ?? DEFAULT_MTLS_MODE;
+  const effective = new Map<string, EffectiveMtls>();
+  const modeOf = (inst: InstanceModel, containerPort: number): MtlsMode => {
+    let e = effective.get(inst.id);
+    if (!e) {
+      e = effectiveMtls(model.peerAuthentications, inst, rootNamespace, defaultMode);
+      effective.set(inst.id, e);
+    }
+    return modeOnPort(e, containerPort);
+  };
+  return {
+    modeOf,
+    identityOf: (inst, containerPort) => {
+      if (modeOf(inst, containerPort) === 'DISABLE') return undefined;
+      const id = {
+        trustDomain: options.trustDomain,
+        namespace: inst.namespace,
+        serviceAccount: inst.serviceAccount,
+      };
+      // A name the CA would not sign for leaves that sidecar without a certificate: it only speaks
+      // plaintext, so its clients must too.
+      return validateIdentity(id) === undefined
+        ? spiffeId(id.trustDomain, id.namespace, id.serviceAccount)
+        : undefined;
+    },
+  };
+}
 
 /**
  * GAMMA: routes in the client's own namespace (consumer routes) win over routes in the service's
@@ -151,6 +215,7 @@ export function chooseAttachments(
 function inboundOf(
   inst: InstanceModel,
   services: readonly ServiceModel[],
+  modeOf: MtlsResolver['modeOf'],
 ): NonNullable<ProxyConfigInput['inbound']> {
   // Keyed by containerPort: what services target and what intercepted connections were addressed to.
   const ports = new Map<number, PortProtocol | undefined>();
@@ -174,6 +239,8 @@ function inboundOf(
         protocol: protocol === 'tcp' ? ('tcp' as const) : ('detect' as const),
         target: { address: '127.0.0.1', port: declared?.port ?? port },
         ...(explicit !== undefined ? { listen: { address: '127.0.0.1', port: explicit } } : {}),
+        // PeerAuthentication's port-level modes name the workload port: containerPort, as here.
+        mtls: modeOf(inst, port),
       };
     })
     .filter((ib) => inst.sidecar.mode === 'transparent' || ib.listen !== undefined);

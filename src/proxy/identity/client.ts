@@ -53,6 +53,8 @@ export interface WorkloadIdentity {
   notAfter: Date;
   /** When the next renewal is due. */
   renewAt: Date;
+  /** SHA-256 fingerprint of the issuer that signed the leaf (as Node prints it). */
+  issuerFingerprint: string;
 }
 
 export interface IdentityClient {
@@ -61,6 +63,12 @@ export interface IdentityClient {
   onChange(listener: (identity: WorkloadIdentity) => void): () => void;
   /** Resolves with the first identity. */
   readonly ready: Promise<WorkloadIdentity>;
+  /**
+   * The control plane says which issuer signs now: a certificate from another one (after a trust-anchor
+   * switch) is renewed within `maxDelayMs` (jittered, so a thousand proxies do not ask at once). Once
+   * per fingerprint.
+   */
+  renewUnlessIssuedBy(fingerprint: string, maxDelayMs?: number): void;
   /** What the admin port shows: names, serial and dates, never key material. */
   describe(): unknown;
   close(): void;
@@ -81,6 +89,10 @@ export function createIdentityClient(options: IdentityClientOptions): IdentityCl
   let lastError: { at: string; message: string } | undefined;
   let failures = 0;
   let timer: NodeJS.Timeout | undefined;
+  let inFlight = false;
+  let reissuedFor: string | undefined;
+  /** An issuer hint that arrived while a request was in flight, checked when it completes. */
+  let pendingIssuer: string | undefined;
   let closed = false;
   let resolveReady: (identity: WorkloadIdentity) => void = () => {};
   const ready = new Promise<WorkloadIdentity>((resolve) => {
@@ -94,10 +106,12 @@ export function createIdentityClient(options: IdentityClientOptions): IdentityCl
   };
 
   const attempt = async () => {
+    inFlight = true;
     try {
       const identity = await requestIdentity();
       if (closed) return;
       current = identity;
+      inFlight = false;
       failures = 0;
       lastError = undefined;
       logger.info('certificate received', {
@@ -115,7 +129,11 @@ export function createIdentityClient(options: IdentityClientOptions): IdentityCl
         }
       }
       schedule(Math.max(minDelay, identity.renewAt.getTime() - now()));
+      const pending = pendingIssuer;
+      pendingIssuer = undefined;
+      if (pending !== undefined) client.renewUnlessIssuedBy(pending);
     } catch (error) {
+      inFlight = false;
       if (closed) return;
       const delay = Math.max(backoff.baseMs / 2, backoffDelay(failures, random, backoff));
       failures++;
@@ -169,6 +187,7 @@ export function createIdentityClient(options: IdentityClientOptions): IdentityCl
       throw new Error('the certificate chain does not lead to the trust bundle');
     const id = spiffeIdFromSubjectAltName(leaf.subjectAltName);
     if (!id.ok) throw new Error(`the certificate names no valid SPIFFE id: ${id.error}`);
+    const issuerFingerprint = (certs[1] ?? leaf).fingerprint256;
     const notBefore = leaf.validFromDate;
     const notAfter = leaf.validToDate;
     return {
@@ -179,7 +198,10 @@ export function createIdentityClient(options: IdentityClientOptions): IdentityCl
       serialNumber: leaf.serialNumber,
       notBefore,
       notAfter,
-      renewAt: new Date(nextRenewalTime(notBefore, notAfter, random)),
+      // From when it arrived, not from notBefore: the CA backdates leaves a minute for clock skew, which
+      // would pull every renewal of a short-lived certificate half a minute early.
+      renewAt: new Date(nextRenewalTime(new Date(Math.max(notBefore.getTime(), now())), notAfter, random)),
+      issuerFingerprint,
     };
   };
 
@@ -212,13 +234,26 @@ export function createIdentityClient(options: IdentityClientOptions): IdentityCl
 
   void attempt();
 
-  return {
+  const client: IdentityClient = {
     current: () => current,
     onChange(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
     ready,
+    renewUnlessIssuedBy(fingerprint, maxDelayMs = 5000) {
+      if (closed || reissuedFor === fingerprint) return;
+      if (inFlight || current === undefined) {
+        pendingIssuer = fingerprint;
+        return;
+      }
+      if (current.issuerFingerprint === fingerprint) return;
+      reissuedFor = fingerprint;
+      if (timer !== undefined) clearTimeout(timer);
+      const delay = Math.floor(random() * maxDelayMs);
+      logger.info('the issuer changed; renewing the certificate', { issuer: fingerprint, inMs: delay });
+      schedule(delay);
+    },
     describe() {
       const c = current;
       return {
@@ -253,4 +288,5 @@ export function createIdentityClient(options: IdentityClientOptions): IdentityCl
       listeners.clear();
     },
   };
+  return client;
 }

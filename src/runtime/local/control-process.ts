@@ -14,6 +14,8 @@ export interface ControlProcessOptions {
   logFile: string;
   transparent: boolean;
   imageMap: string | undefined;
+  /** More flags for `weft control`. */
+  extraArgs?: string[];
   logger: Logger;
 }
 
@@ -56,6 +58,7 @@ export class ControlProcess {
     for (const f of o.files) args.push('-f', f);
     if (!o.transparent) args.push('--explicit');
     if (o.imageMap) args.push('--image-map', o.imageMap);
+    args.push(...(o.extraArgs ?? []));
     const fd = openLog(o.logFile);
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', fd] });
     fs.closeSync(fd);

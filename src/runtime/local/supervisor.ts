@@ -28,6 +28,8 @@ export interface RuntimeOptions {
   files: string[];
   transparent: boolean;
   imageMap?: string | undefined;
+  /** More `weft control` flags (--cert-ttl, --mtls). */
+  controlArgs?: string[] | undefined;
   logger: Logger;
   /** Services to reach from the host: `<ns>/<name>:<port>` → a port on 127.0.0.1 (0 picks one). */
   expose?: Array<{ service: string; port: number; hostPort: number }>;
@@ -129,6 +131,7 @@ export class LocalRuntime {
       logFile: path.join(this.dir, 'logs', 'control.log'),
       transparent: o.transparent,
       imageMap: o.imageMap,
+      extraArgs: o.controlArgs ?? [],
       logger: o.logger,
     });
     await this.#control.start();
