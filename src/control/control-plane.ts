@@ -86,6 +86,8 @@ export class ControlPlane {
   #viewsGeneration = -1;
   #port = 0;
   #ca: CertificateAuthority | undefined;
+  #trust: { trustBundle: string[]; issuer: string } | undefined;
+  readonly #caListeners = new Set<() => void>();
   #caGeneration = 0;
 
   constructor(options: ControlPlaneOptions) {
@@ -105,7 +107,14 @@ export class ControlPlane {
       logger: options.logger.child({ component: 'distribution' }),
       views: {
         view: (node) => this.viewOf(node),
-        onChange: (l) => this.index.onChange(l),
+        onChange: (l) => {
+          const off = this.index.onChange(l);
+          this.#caListeners.add(l);
+          return () => {
+            off();
+            this.#caListeners.delete(l);
+          };
+        },
       },
     });
     this.#h1 = http.createServer(createApiHandler(this));
@@ -145,10 +154,14 @@ export class ControlPlane {
 
   /**
    * Called after each trust-anchor rotation step (the API's `POST /api/v1/ca/rotation`): the trust bundle
-   * or the issuer changed. For now it only counts and logs; pushing the bundle to the proxies hooks in here.
+   * or the issuer changed, and every proxy gets a new view with them (ProxyConfig.identity).
    */
   caChanged(reason: string): void {
     this.#caGeneration++;
+    // Every view carries the bundle and the issuer: recompute them all and stream them to the proxies.
+    this.#trust = undefined;
+    this.#viewsGeneration = -1;
+    for (const l of this.#caListeners) l();
     this.logger.info('certificate authority changed', {
       reason,
       generation: this.#caGeneration,
@@ -243,6 +256,14 @@ export class ControlPlane {
     this.#lastLogged = now;
   }
 
+  /** The roots to trust and the issuer that signs now, the same in every view (computed once per change). */
+  #trustSection(): { trustBundle: string[]; issuer: string } | undefined {
+    const ca = this.#ca;
+    if (!ca) return undefined;
+    this.#trust ??= { trustBundle: ca.trustBundle(), issuer: ca.expiries().issuer.fingerprint256 };
+    return this.#trust;
+  }
+
   /** The computed view of a proxy (cached per model generation: the same object while nothing changed). */
   viewOf(node: string): unknown {
     const model = this.index.model;
@@ -251,15 +272,14 @@ export class ControlPlane {
       this.#viewsGeneration = model.generation;
     }
     if (!this.#views.has(node)) {
-      this.#views.set(
-        node,
-        buildView(model, node, {
+      const view = buildView(model, node, {
           // The CA's own trust domain: the one the certificates proxies hold name.
           trustDomain: this.#ca?.trustDomain ?? this.#options.trustDomain ?? DEFAULT_TRUST_DOMAIN,
           rootNamespace: this.#options.rootNamespace ?? DEFAULT_ROOT_NAMESPACE,
           defaultMtlsMode: this.#options.defaultMtlsMode,
-        }),
-      );
+        });
+      if (view) view.identity = this.#trustSection();
+      this.#views.set(node, view);
     }
     return this.#views.get(node);
   }

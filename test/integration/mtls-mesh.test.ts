@@ -287,6 +287,69 @@ describe('mutual TLS in the local runtime', { skip }, () => {
     assert.ok(serials.server.size >= 3, `server renewals: ${serials.server.size - 1}`);
   });
 
+  test('trust anchor rotated during load (begin, switch, retire): none fails', async () => {
+    const sidecars = (await mesh.api<Array<{ id: string }>>('/api/v1/instances')).map((i) => i.id);
+    const caInfo = () =>
+      mesh.api<{ issuer: { fingerprint256: string }; trustAnchors: Array<{ fingerprint256: string }> }>(
+        '/api/v1/ca',
+      );
+    const oldIssuer = (await caInfo()).issuer.fingerprint256;
+    let stop = false;
+    let ok = 0;
+    const errors: string[] = [];
+    // Bursts with idle gaps longer than the pool's idle timeout: each opens new mutual TLS connections
+    // with the certificates and bundle of that moment.
+    const bursts = (async () => {
+      while (!stop) {
+        const r = await load(300);
+        ok += r.ok;
+        errors.push(...r.errors.map((e) => `${r.failed} failed: ${e}`));
+        if (r.failed > 0) break;
+        await new Promise((res) => setTimeout(res, 3200));
+      }
+    })();
+    try {
+      const rotate = async (step: string, extra: string[] = []) => {
+        const r = await mesh.weft(['ca', 'rotate', step, '--run', mesh.runId, ...extra]);
+        assert.equal(r.code, 0, `${step}: ${r.stdout}${r.stderr}`);
+      };
+      await rotate('begin', ['--wait']);
+      await new Promise((res) => setTimeout(res, 3500));
+      await rotate('switch');
+      const newIssuer = (await caInfo()).issuer.fingerprint256;
+      assert.notEqual(newIssuer, oldIssuer);
+      // Every sidecar renews at once (within 5 s) when the issuer it sees in its config changes.
+      const deadline = Date.now() + 15_000;
+      for (;;) {
+        const issuers = await Promise.all(
+          sidecars.map(async (id) => {
+            const shown = JSON.parse(await mesh.admin(id, '/identity')) as {
+              chain: Array<{ fingerprint256: string }>;
+            };
+            return shown.chain[1]?.fingerprint256;
+          }),
+        );
+        if (issuers.every((f) => f === newIssuer)) break;
+        assert.ok(Date.now() < deadline, `not every sidecar renewed: ${JSON.stringify(issuers)}`);
+        await new Promise((res) => setTimeout(res, 250));
+      }
+      await new Promise((res) => setTimeout(res, 3500));
+      await rotate('retire');
+      await new Promise((res) => setTimeout(res, 7000));
+    } finally {
+      stop = true;
+      await bursts;
+    }
+    assert.deepEqual(errors, []);
+    assert.ok(ok >= 1800, `only ${ok} requests`);
+    const anchors = (await caInfo()).trustAnchors;
+    assert.equal(anchors.length, 1);
+    const shown = JSON.parse(await mesh.admin('foo/curl-0', '/config')) as {
+      config: { identity: { trustBundle: string[] } };
+    };
+    assert.equal(shown.config.identity.trustBundle.length, 1);
+  });
+
   test('control plane stopped: traffic flows on the certificates held; resumed: renewals resume', async () => {
     const cpPid = mesh.info().controlPid as number;
     // Found now: `weft exec` and the admin helper ask the control plane, which is about to be frozen.
