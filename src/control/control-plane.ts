@@ -273,11 +273,11 @@ export class ControlPlane {
     }
     if (!this.#views.has(node)) {
       const view = buildView(model, node, {
-          // The CA's own trust domain: the one the certificates proxies hold name.
-          trustDomain: this.#ca?.trustDomain ?? this.#options.trustDomain ?? DEFAULT_TRUST_DOMAIN,
-          rootNamespace: this.#options.rootNamespace ?? DEFAULT_ROOT_NAMESPACE,
-          defaultMtlsMode: this.#options.defaultMtlsMode,
-        });
+        // The CA's own trust domain: the one the certificates proxies hold name.
+        trustDomain: this.#ca?.trustDomain ?? this.#options.trustDomain ?? DEFAULT_TRUST_DOMAIN,
+        rootNamespace: this.#options.rootNamespace ?? DEFAULT_ROOT_NAMESPACE,
+        defaultMtlsMode: this.#options.defaultMtlsMode,
+      });
       if (view) view.identity = this.#trustSection();
       this.#views.set(node, view);
     }

@@ -87,7 +87,12 @@ describe('mutual TLS between proxies', () => {
     clock = Date.now();
     other = await createCertificateAuthority({ stateDir: otherDir.dir, trustDomain: 'other.example' });
     app = await startHttpServer((req, res) => {
-      const body = JSON.stringify({ xfcc: req.headers['x-forwarded-client-cert'] ?? null });
+      const body = JSON.stringify({
+        xfcc: req.headers['x-forwarded-client-cert'] ?? null,
+        httpVersion: req.httpVersion,
+        origProto: req.headers['weft-orig-proto'] ?? null,
+        host: req.headers.host,
+      });
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
       res.end(body);
     });
@@ -128,7 +133,10 @@ describe('mutual TLS between proxies', () => {
     for (const c of closers.reverse()) await c();
   });
 
-  function clientConfig(expected: string): ProxyConfigInput {
+  function clientConfig(
+    expected: string,
+    settings: ProxyConfigInput['settings'] = undefined,
+  ): ProxyConfigInput {
     const listen = { address: '127.0.0.1', port: 0 };
     const ep = (name: string) => [{ address: '127.0.0.1', port: server.port(name), identity: expected }];
     return {
@@ -144,6 +152,7 @@ describe('mutual TLS between proxies', () => {
           routes: [{ backends: [{ backend: 'h2' }] }],
         },
       ],
+      ...(settings ? { settings } : {}),
       backends: [
         { name: 'strict', endpoints: ep('strict') },
         { name: 'permissive', endpoints: ep('permissive') },
@@ -222,6 +231,54 @@ describe('mutual TLS between proxies', () => {
         source_principal: 'unknown',
       }) >= 1,
     );
+  });
+
+  test('with meshHttp2, concurrent HTTP/1.1 requests share one HTTP/2 connection and reach the app as HTTP/1.1', async () => {
+    const mux = await startProxy(clientConfig(SERVER_ID, { meshHttp2: true }));
+    try {
+      mux.proxy.tls.setIdentity(
+        identityOf(
+          ca,
+          await issueWorkload(ca, { namespace: 'default', serviceAccount: 'client' }),
+          CLIENT_ID,
+        ),
+      );
+      const before = metricValue(await metricsText(server), 'weft_mtls_connections_total', {
+        direction: 'inbound',
+      });
+      const replies = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          get(mux.url('strict', `/mux/${i}`), { headers: { host: 'web.example' } }),
+        ),
+      );
+      for (const r of replies) {
+        assert.equal(r.status, 200, r.body);
+        const seen = JSON.parse(r.body) as {
+          httpVersion: string;
+          origProto: unknown;
+          xfcc: string;
+          host: string;
+        };
+        assert.equal(seen.httpVersion, '1.1');
+        assert.equal(seen.origProto, null);
+        assert.equal(seen.host, 'web.example');
+        assert.match(seen.xfcc, new RegExp(`URI=${CLIENT_ID}$`));
+      }
+      const opened =
+        metricValue(await metricsText(server), 'weft_mtls_connections_total', { direction: 'inbound' }) -
+        before;
+      assert.equal(opened, 1, 'twenty concurrent requests, one connection');
+      // An HTTP/2 request keeps its protocol to an HTTP/2 application (no orig-proto marker).
+      const session = await connectH2(mux.port('h2'));
+      try {
+        const res = await h2Request(session, { ':path': '/h2-still' });
+        assert.equal(res.status, 200);
+      } finally {
+        session.close();
+      }
+    } finally {
+      await mux.close();
+    }
   });
 
   test('a server with another SPIFFE id than expected is refused by the client', async () => {

@@ -311,6 +311,12 @@ export const ProxyConfig = z.strictObject({
           'Serve plain HTTP/1.1 requests without node:http (bodies, Upgrade and the rest still use it).',
         ),
       drainTimeout: duration.default(10000).describe('On SIGTERM, how long in-flight requests may finish.'),
+      meshHttp2: z
+        .boolean()
+        .default(false)
+        .describe(
+          'HTTP/1.1 requests to another Weft proxy over mutual TLS travel on one multiplexed HTTP/2 connection per endpoint (ALPN weft/h2) and are turned back into HTTP/1.1 before the application, as Linkerd does. Upgrades (WebSocket) keep an HTTP/1.1 connection.',
+        ),
       requestTimeout: duration
         .default(15000)
         .describe('Default route timeout when a route sets none (0 = none).'),
@@ -321,6 +327,7 @@ export const ProxyConfig = z.strictObject({
       http2MaxConcurrentStreams: 100,
       http1FastPath: true,
       drainTimeout: 10000,
+      meshHttp2: false,
       requestTimeout: 15000,
     }),
 });

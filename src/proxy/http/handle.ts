@@ -9,6 +9,7 @@ import { PEER, type PeerSocket } from '../mtls/index.ts';
 import type { RequestView } from '../router/index.ts';
 import type { ProxyRuntime } from '../runtime.ts';
 import type { CompiledRoute, CompiledService, RouteAction, Snapshot } from '../snapshot/index.ts';
+import { ORIGINAL_PROTOCOL } from '../upstream/http2/pool.ts';
 import type { DispatchOptions } from '../upstream/types.ts';
 import { readBody } from './body.ts';
 import { EXCHANGE, Exchange } from './exchange.ts';
@@ -68,8 +69,11 @@ export function handleRequest(
     headers,
     params: undefined,
   };
+  // HTTP/1.1 that crossed from another Weft proxy as HTTP/2 goes to the application as HTTP/1.1 again.
   const router =
-    service.routerH2 !== undefined && req instanceof H2Downstream ? service.routerH2 : service.router;
+    service.routerH2 !== undefined && req instanceof H2Downstream && headers[ORIGINAL_PROTOCOL] !== 'HTTP/1.1'
+      ? service.routerH2
+      : service.router;
   const entry = router.route(view);
   if (!entry) {
     const status = respondError(res, 'NO_ROUTE', grpc);
@@ -164,6 +168,7 @@ function forward(
     const peer = (req.socket as PeerSocket | null)?.[PEER];
     if (peer) up.headers['x-forwarded-client-cert'] = peer.xfcc;
     else delete up.headers['x-forwarded-client-cert'];
+    delete up.headers[ORIGINAL_PROTOCOL];
   }
   if (up.authority) up.headers.host = up.authority;
   if (backend.protocol === 'http2' && grpc) up.headers.te = 'trailers';

@@ -36,7 +36,8 @@ export function compileSnapshot(config: ProxyConfig, deps: CompileDeps): Snapsho
   const random = deps.random ?? Math.random;
   const acquired: Upstream[] = [];
   const backends = new Map<string, CompiledBackend>();
-  for (const b of config.backends) backends.set(b.name, compileBackend(b, deps, acquired, random));
+  const multiplex = config.settings.meshHttp2;
+  for (const b of config.backends) backends.set(b.name, compileBackend(b, deps, acquired, random, multiplex));
 
   const outbound = new Map<string, CompiledService>();
   const byHost = new Map<string, CompiledService>();
@@ -109,6 +110,7 @@ function compileBackend(
   deps: CompileDeps,
   acquired: Upstream[],
   random: Random,
+  multiplex = false,
 ): CompiledBackend {
   const endpoints: WeightedEndpoint[] = b.endpoints.map((e) => {
     const upstream = deps.upstreams.acquire(e.address, e.port, {
@@ -117,6 +119,7 @@ function compileBackend(
       idleTimeout: b.idleTimeout,
       maxConnections: b.maxConnectionsPerEndpoint,
       identity: e.identity,
+      multiplex: multiplex && e.identity !== undefined && b.protocol === 'http1',
     });
     acquired.push(upstream);
     return { upstream, weight: e.weight, labels: e.labels, id: `${e.address}:${e.port}` };

@@ -15,6 +15,11 @@ export interface PoolSettings {
   maxConnections: number;
   /** The SPIFFE id of the Weft proxy in front of the endpoint (auto-mTLS); undefined for plaintext. */
   identity: string | undefined;
+  /**
+   * HTTP/1.1 to a Weft proxy travels as HTTP/2 on one multiplexed connection (ALPN weft/h2), marked
+   * `weft-orig-proto: HTTP/1.1` so that the peer turns it back into HTTP/1.1 for the application.
+   */
+  multiplex?: boolean | undefined;
 }
 
 /**
@@ -62,21 +67,29 @@ export class Upstream {
         ? () => mesh(address, port, identity, settings.protocol) ?? plain()
         : plain;
     const meshDial = identity !== undefined && mesh ? this.dial : undefined;
+    const multiplex = settings.multiplex === true && settings.protocol === 'http1' && meshDial !== undefined;
     this.pool =
       settings.protocol === 'tcp'
         ? undefined
-        : settings.protocol === 'http1'
-          ? new Http1Pool(address, port, {
+        : multiplex
+          ? new Http2Pool(address, port, {
               connectTimeout: settings.connectTimeout,
               idleTimeout: settings.idleTimeout,
-              maxConnections: settings.maxConnections,
-              dial: this.dial,
+              dial: () => (identity && mesh?.(address, port, identity, 'http2')) || plain(),
+              originalProtocol: 'HTTP/1.1',
             })
-          : new Http2Pool(address, port, {
-              connectTimeout: settings.connectTimeout,
-              idleTimeout: settings.idleTimeout,
-              dial: meshDial,
-            });
+          : settings.protocol === 'http1'
+            ? new Http1Pool(address, port, {
+                connectTimeout: settings.connectTimeout,
+                idleTimeout: settings.idleTimeout,
+                maxConnections: settings.maxConnections,
+                dial: this.dial,
+              })
+            : new Http2Pool(address, port, {
+                connectTimeout: settings.connectTimeout,
+                idleTimeout: settings.idleTimeout,
+                dial: meshDial,
+              });
   }
 
   /** Peak EWMA: a slower sample takes effect at once, faster ones decay in over TAU. */
@@ -133,7 +146,7 @@ export class UpstreamCache {
 
   /** Returns the shared upstream for this endpoint and settings, creating it on first use; retains it. */
   acquire(address: string, port: number, settings: PoolSettings): Upstream {
-    const key = `${settings.protocol}|${address}|${port}|${settings.connectTimeout}|${settings.idleTimeout}|${settings.maxConnections}|${settings.identity ?? ''}`;
+    const key = `${settings.protocol}|${address}|${port}|${settings.connectTimeout}|${settings.idleTimeout}|${settings.maxConnections}|${settings.identity ?? ''}|${settings.multiplex === true}`;
     let u = this.#entries.get(key);
     if (!u) {
       u = new Upstream(key, address, port, settings, this.#mesh);

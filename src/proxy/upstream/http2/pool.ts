@@ -24,9 +24,13 @@ export interface Http2PoolOptions {
   idleTimeout: number;
   /** Opens the connection (mutual TLS to a Weft proxy); node's own TCP connect by default. */
   dial?: Dial | undefined;
+  /** Marks every request `weft-orig-proto: <value>` (HTTP/1.1 carried between Weft proxies). */
+  originalProtocol?: 'HTTP/1.1' | undefined;
 }
 
 const EMPTY: HeaderValues = Object.freeze({}) as HeaderValues;
+/** The header that tells a Weft proxy which protocol a request had before it crossed as HTTP/2. */
+export const ORIGINAL_PROTOCOL = 'weft-orig-proto';
 const { NGHTTP2_CANCEL } = http2.constants;
 
 class Stream2 implements DispatchController {
@@ -127,6 +131,8 @@ export class Http2Pool implements UpstreamPool {
       if (name === 'host') headers[':authority'] = v;
       else headers[name] = v;
     }
+    if (this.#options.originalProtocol !== undefined)
+      headers[ORIGINAL_PROTOCOL] = this.#options.originalProtocol;
     const body = opts.body;
     let stream: http2.ClientHttp2Stream;
     try {
