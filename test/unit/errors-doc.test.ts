@@ -7,17 +7,20 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
+import { CaErrors } from '../../src/api/ca/index.ts';
 import { ConfigErrors, type ProxyErrorCode, ProxyErrors } from '../../src/core/errors.ts';
 import { type DownstreamResponse, respondError } from '../../src/proxy/http/respond.ts';
 
 const DOC_URL = new URL('../../docs/reference/errors.md', import.meta.url);
 const PROXY_HEADING = '## Request errors';
 const CONFIG_HEADING = '## Configuration errors';
+const CA_HEADING = '## Certificate authority errors';
 const CODE_CELL = /^`([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*)`$/;
 
 interface Registry {
   proxy: Record<string, { status: number }>;
   config: Record<string, unknown>;
+  ca: Record<string, { status: number }>;
 }
 
 /** The text under a level-2 heading, up to the next level-2 heading. */
@@ -93,8 +96,26 @@ function compareDoc(doc: string, registry: Registry): string[] {
       problems.push(`${code} is documented but not a configuration error code`);
   }
 
+  const caText = section(doc, CA_HEADING);
+  if (caText === undefined) problems.push(`missing section "${CA_HEADING}"`);
+  const caRows = codeRows(caText ?? '', problems, 'certificate authority errors');
+  for (const [code, { status }] of Object.entries(registry.ca)) {
+    const row = caRows.get(code);
+    if (!row) problems.push(`${code} is in the registry but not documented under "${CA_HEADING}"`);
+    else if (row[0] !== String(status))
+      problems.push(`${code}: the page says status ${row[0]}, the registry ${status}`);
+    else if (!row[1] || !row[2]) problems.push(`${code}: meaning or what to check missing`);
+  }
+  for (const code of caRows.keys()) {
+    if (!Object.hasOwn(registry.ca, code)) problems.push(`${code} is documented but not a CA error code`);
+  }
+
   // Anywhere on the page, a code-like word in backticks must be a real code.
-  const known = new Set([...Object.keys(registry.proxy), ...Object.keys(registry.config)]);
+  const known = new Set([
+    ...Object.keys(registry.proxy),
+    ...Object.keys(registry.config),
+    ...Object.keys(registry.ca),
+  ]);
   for (const m of doc.matchAll(/`([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*)`/g)) {
     const word = m[1] as string;
     if (word.length > 2 && !known.has(word))
@@ -103,7 +124,7 @@ function compareDoc(doc: string, registry: Registry): string[] {
   return [...new Set(problems)];
 }
 
-const registry: Registry = { proxy: ProxyErrors, config: ConfigErrors };
+const registry: Registry = { proxy: ProxyErrors, config: ConfigErrors, ca: CaErrors };
 
 describe('docs/reference/errors.md', () => {
   const doc = readFileSync(DOC_URL, 'utf8');
@@ -145,7 +166,11 @@ describe('compareDoc (proves the check can fail)', () => {
   });
 
   test('a code on the page that the registry lacks', () => {
-    const broken = `${doc}\n| \`CONFIG_MADE_UP\` | Not real. | Nothing. |\n`;
+    const broken = doc.replace(
+      '\n## Certificate authority errors',
+      '| `CONFIG_MADE_UP` | Not real. | Nothing. |\n\n## Certificate authority errors',
+    );
+    assert.notEqual(broken, doc);
     assert.deepEqual(compareDoc(broken, registry), [
       'CONFIG_MADE_UP is documented but not a configuration error code',
       'the page names CONFIG_MADE_UP, which is not in the registry',
@@ -191,6 +216,7 @@ describe('compareDoc (proves the check can fail)', () => {
     const grown: Registry = {
       proxy: { ...ProxyErrors, RATE_LIMITED: { status: 429 } },
       config: ConfigErrors,
+      ca: CaErrors,
     };
     assert.deepEqual(compareDoc(doc, grown), [
       'RATE_LIMITED is in the registry but not documented under "## Request errors"',
