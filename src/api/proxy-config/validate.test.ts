@@ -180,6 +180,7 @@ describe('a valid config', () => {
       http2MaxConcurrentStreams: 100,
       http1FastPath: true,
       drainTimeout: 10000,
+      meshHttp2: false,
       requestTimeout: 15000,
     });
   });
