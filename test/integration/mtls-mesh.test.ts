@@ -11,8 +11,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { createCertificateAuthority } from '../../src/control/ca/authority.ts';
+import { issueWorkload } from '../../src/control/ca/testing.ts';
 import { hubNetnsName } from '../../src/runtime/network/names.ts';
-import { canRunTransparent, type Mesh, ROOT, startMesh } from '../support/mesh.ts';
+import { BIN, canRunTransparent, type Mesh, ROOT, startMesh } from '../support/mesh.ts';
 
 const FIXTURES = path.join(ROOT, 'test/fixtures/mtls');
 const LOAD = path.join(ROOT, 'test/fixtures/mesh/load.ts');
@@ -251,6 +253,172 @@ describe('mutual TLS in the local runtime', { skip }, () => {
       }
     } finally {
       await applyAndWait('peer-foo-strict.yaml', 'foo/httpbin-0', 'delete');
+    }
+  });
+
+  /**
+   * A Weft proxy outside the mesh, in the legacy namespace, with certificates given as files: its outbound
+   * `httpbin` (127.0.0.1:15080 there) goes to httpbin.foo's sidecar over mutual TLS, expecting `expect`.
+   */
+  const outsideProxy = async (
+    name: string,
+    creds: { chain: string; key: string; bundle: string[] },
+    expect: string,
+  ) => {
+    const dir = path.join(capDir, name);
+    fs.mkdirSync(dir);
+    fs.writeFileSync(path.join(dir, 'cert.pem'), creds.chain);
+    fs.writeFileSync(path.join(dir, 'key.pem'), creds.key);
+    fs.writeFileSync(path.join(dir, 'bundle.pem'), creds.bundle.join(''));
+    fs.writeFileSync(
+      path.join(dir, 'proxy.json'),
+      JSON.stringify({
+        admin: { address: '127.0.0.1', port: 15000 },
+        outbound: [
+          {
+            name: 'httpbin',
+            port: 8000,
+            listen: { address: '127.0.0.1', port: 15080 },
+            routes: [{ backends: [{ backend: 'httpbin' }] }],
+          },
+        ],
+        backends: [
+          {
+            name: 'httpbin',
+            endpoints: [{ address: await addressOf('foo/httpbin-0'), port: 8080, identity: expect }],
+          },
+        ],
+      }),
+    );
+    const child = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        legacy,
+        process.execPath,
+        BIN,
+        'proxy',
+        '--config',
+        path.join(dir, 'proxy.json'),
+        '--identity-dir',
+        dir,
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let log = '';
+    child.stderr?.on('data', (c: Buffer) => {
+      log += c.toString();
+    });
+    const inLegacy = (args: string[]) => run('ip', ['netns', 'exec', legacy, 'curl', '-s', ...args]);
+    const deadline = Date.now() + 10_000;
+    while ((await inLegacy(['http://127.0.0.1:15000/ready'])).code !== 0) {
+      assert.ok(Date.now() < deadline, `the outside proxy did not start: ${log}`);
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    return {
+      request: async () => {
+        const r = await inLegacy([
+          '-o',
+          '/dev/null',
+          '-w',
+          '%{http_code} %header{weft-error}',
+          'http://127.0.0.1:15080/ip',
+        ]);
+        return r.stdout.trim();
+      },
+      metrics: async () => (await inLegacy(['http://127.0.0.1:15000/metrics'])).stdout,
+      stop: async () => {
+        const exited = new Promise((res) => child.once('exit', res));
+        child.kill('SIGTERM');
+        await exited;
+      },
+    };
+  };
+
+  test('another trust domain, an expired certificate and a wrong SPIFFE id are refused, each with a log line and a metric', async () => {
+    const runCa = await createCertificateAuthority({
+      stateDir: path.join(mesh.info().dir, 'control', 'ca'),
+      trustDomain: 'cluster.local',
+    });
+    const otherDir = fs.mkdtempSync(path.join(capDir, 'other-ca-'));
+    const otherCa = await createCertificateAuthority({ stateDir: otherDir, trustDomain: 'other.example' });
+    const httpbinId = 'spiffe://cluster.local/ns/foo/sa/httpbin';
+    const sidecarLog = path.join(mesh.info().dir, 'logs', 'foo.httpbin-0.proxy.log');
+    const refusals = async (reason: string) =>
+      metric(await mesh.admin('foo/httpbin-0', '/metrics'), 'weft_mtls_handshake_failures_total', {
+        direction: 'inbound',
+        reason,
+      });
+
+    // The control case: a certificate from the run's own CA, the right identity expected: it works.
+    const good = await issueWorkload(runCa, { namespace: 'legacy', serviceAccount: 'outside' });
+    const ok = await outsideProxy(
+      'good',
+      { chain: good.chainPem, key: good.keyPem, bundle: runCa.trustBundle() },
+      httpbinId,
+    );
+    try {
+      assert.equal(await ok.request(), '200');
+    } finally {
+      await ok.stop();
+    }
+
+    // Another trust domain: its own CA signed it; the sidecar does not trust that root.
+    const before = await refusals('untrusted_certificate');
+    const foreign = await issueWorkload(otherCa, { namespace: 'legacy', serviceAccount: 'outside' });
+    const p1 = await outsideProxy(
+      'foreign',
+      {
+        chain: foreign.chainPem,
+        key: foreign.keyPem,
+        bundle: [...runCa.trustBundle(), ...otherCa.trustBundle()],
+      },
+      httpbinId,
+    );
+    try {
+      assert.match(await p1.request(), /^50[23] /);
+    } finally {
+      await p1.stop();
+    }
+    assert.equal((await refusals('untrusted_certificate')) - before, 1);
+
+    // Expired: the run's CA, a certificate that lived one second.
+    const short = await issueWorkload(runCa, { namespace: 'legacy', serviceAccount: 'outside' }, 1000);
+    await new Promise((res) => setTimeout(res, 1500));
+    const expiredBefore = await refusals('expired_certificate');
+    const p2 = await outsideProxy(
+      'expired',
+      { chain: short.chainPem, key: short.keyPem, bundle: runCa.trustBundle() },
+      httpbinId,
+    );
+    try {
+      assert.match(await p2.request(), /^50[23] /);
+    } finally {
+      await p2.stop();
+    }
+    assert.equal((await refusals('expired_certificate')) - expiredBefore, 1);
+    const log = fs.readFileSync(sidecarLog, 'utf8');
+    assert.match(log, /mTLS: refused an inbound connection.*untrusted_certificate/);
+    assert.match(log, /mTLS: refused an inbound connection.*expired_certificate.*CERT_HAS_EXPIRED/);
+
+    // A wrong SPIFFE id: the server is httpbin, the client was told to expect someone else.
+    const p3 = await outsideProxy(
+      'wrong-id',
+      { chain: good.chainPem, key: good.keyPem, bundle: runCa.trustBundle() },
+      'spiffe://cluster.local/ns/foo/sa/not-httpbin',
+    );
+    try {
+      assert.equal(await p3.request(), '503 UPSTREAM_TLS');
+      assert.equal(
+        metric(await p3.metrics(), 'weft_mtls_handshake_failures_total', {
+          direction: 'outbound',
+          reason: 'peer_identity_mismatch',
+        }),
+        1,
+      );
+    } finally {
+      await p3.stop();
     }
   });
 
