@@ -258,18 +258,11 @@ function handleRotation(
   send: Send,
   fail: Fail,
 ): void {
-  readBody(
+  readCaJson(
+    cp,
     req,
-    (err, text) => {
-      if (err) return fail(413, 'TOO_LARGE', err.message);
-      const ca = cp.ca;
-      if (ca === undefined) return fail(503, 'CA_STATE', 'the certificate authority is not open yet');
-      let body: unknown;
-      try {
-        body = JSON.parse(text);
-      } catch {
-        return fail(400, 'BAD_REQUEST', 'the request body is not JSON');
-      }
+    fail,
+    (ca, body) => {
       const step = (body as { step?: unknown } | null)?.step;
       if (step !== 'begin' && step !== 'switch' && step !== 'retire')
         return fail(400, 'BAD_REQUEST', '"step" must be "begin", "switch" or "retire"');
@@ -317,18 +310,11 @@ function handleRotation(
 
 /** `POST /api/v1/join-tokens` {namespace, serviceAccount, ttlSeconds} → {token}: for the runtime. */
 function handleJoinToken(cp: ControlPlane, req: http.IncomingMessage, send: Send, fail: Fail): void {
-  readBody(
+  readCaJson(
+    cp,
     req,
-    (err, text) => {
-      if (err) return fail(413, 'TOO_LARGE', err.message);
-      const ca = cp.ca;
-      if (ca === undefined) return fail(503, 'CA_STATE', 'the certificate authority is not open yet');
-      let body: unknown;
-      try {
-        body = JSON.parse(text);
-      } catch {
-        return fail(400, 'BAD_REQUEST', 'the request body is not JSON');
-      }
+    fail,
+    (ca, body) => {
       const { namespace, serviceAccount, ttlSeconds } = (body ?? {}) as Record<string, unknown>;
       if (typeof namespace !== 'string' || typeof serviceAccount !== 'string')
         return fail(400, 'BAD_REQUEST', '"namespace" and "serviceAccount" must be strings');
@@ -351,6 +337,32 @@ function handleJoinToken(cp: ControlPlane, req: http.IncomingMessage, send: Send
       }
     },
     MAX_CA_BODY,
+  );
+}
+
+/** Reads a small JSON body for a CA endpoint; answers 413, 503 (CA not open) or 400 itself. */
+function readCaJson(
+  cp: ControlPlane,
+  req: http.IncomingMessage,
+  fail: Fail,
+  then: (ca: CertificateAuthority, body: unknown) => void,
+  max = MAX_CA_BODY,
+): void {
+  readBody(
+    req,
+    (err, text) => {
+      if (err) return fail(413, 'TOO_LARGE', err.message);
+      const ca = cp.ca;
+      if (ca === undefined) return fail(503, 'CA_STATE', 'the certificate authority is not open yet');
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        return fail(400, 'BAD_REQUEST', 'the request body is not JSON');
+      }
+      then(ca, body);
+    },
+    max,
   );
 }
 

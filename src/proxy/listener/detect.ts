@@ -38,9 +38,24 @@ export function classify(buf: Buffer): Detected | 'more' {
  * socket is left paused with its data intact for whichever server takes it.
  */
 export function detect(socket: net.Socket, timeoutMs: number, done: (p: Detected) => void): void {
+  peek(socket, timeoutMs, classify, 'tcp', done);
+}
+
+/**
+ * Reads the first bytes of a connection until `decide` can tell (it returns 'more' until then), puts
+ * them back (unshift) and reports, leaving the socket paused with its data intact. An early end, or
+ * silence until `timeoutMs` (server-first protocols), reports `fallback`.
+ */
+export function peek<T>(
+  socket: net.Socket,
+  timeoutMs: number,
+  decide: (buf: Buffer) => T | 'more',
+  fallback: T,
+  done: (result: T) => void,
+): void {
   let buf: Buffer = Buffer.alloc(0);
   let finished = false;
-  const finish = (p: Detected) => {
+  const finish = (result: T) => {
     if (finished) return;
     finished = true;
     clearTimeout(timer);
@@ -48,17 +63,17 @@ export function detect(socket: net.Socket, timeoutMs: number, done: (p: Detected
     socket.removeListener('end', onEnd);
     socket.pause();
     if (buf.length > 0) socket.unshift(buf);
-    done(p);
+    done(result);
   };
   const onData = (chunk: Buffer) => {
     buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
-    const r = classify(buf);
+    const r = decide(buf);
     if (r !== 'more') finish(r);
   };
-  const onEnd = () => finish('tcp');
-  const timer = setTimeout(() => finish('tcp'), timeoutMs);
+  const onEnd = () => finish(fallback);
+  const timer = setTimeout(() => finish(fallback), timeoutMs);
   socket.on('data', onData);
   socket.once('end', onEnd);
-  // A socket paused by an earlier sniff (mutual TLS) stays paused when a 'data' listener is added.
+  // A socket paused by an earlier peek (mutual TLS) stays paused when a 'data' listener is added.
   socket.resume();
 }

@@ -8,11 +8,11 @@ import { chmodSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import type tls from 'node:tls';
 import type { ServiceResolver } from '../http/handle.ts';
-import { MESH_ALPN, sniffMeshTls } from '../mtls/index.ts';
+import { MESH_ALPN, meshTlsStart } from '../mtls/index.ts';
 import type { ProxyRuntime } from '../runtime.ts';
 import type { CompiledService, ListenerSpec, RouteBackend, Snapshot } from '../snapshot/index.ts';
 import { connectAndPipe, pipeToBackend, type TcpStats } from '../tcp/index.ts';
-import { detect } from './detect.ts';
+import { detect, peek } from './detect.ts';
 import { originalDestination } from './original-dst.ts';
 import type { HttpServers } from './servers.ts';
 import { ACTIVE, createHttpServers } from './servers.ts';
@@ -150,7 +150,7 @@ export class Listener {
       return;
     }
     const name = service.name;
-    sniffMeshTls(socket, this.#rt.snapshot.config.settings.detectTimeout, (kind) => {
+    peek(socket, this.#rt.snapshot.config.settings.detectTimeout, meshTlsStart, 'other', (kind) => {
       if (kind === 'mesh') {
         this.#tlsServerFor(name, http, pickTcp)?.emit('connection', socket);
         return;

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { test } from 'node:test';
 import tls from 'node:tls';
-import { clientHelloAlpn, sniffMeshTls } from './client-hello.ts';
+import { peek } from '../listener/detect.ts';
+import { clientHelloAlpn, meshTlsStart } from './client-hello.ts';
 
 /** The first bytes a real node:tls client sends, offering `alpn`. */
 async function realClientHello(alpn: string[] | undefined): Promise<Buffer> {
@@ -89,7 +90,7 @@ test('sniffing tells a Weft client from plaintext and puts every byte back', asy
   const sniff = (payload: Buffer, timeoutMs = 2000) =>
     new Promise<{ kind: string; bytes: Buffer }>((resolve) => {
       server.once('connection', (s) =>
-        sniffMeshTls(s, timeoutMs, (kind) => {
+        peek(s, timeoutMs, meshTlsStart, 'other', (kind) => {
           const bytes = (s.read() as Buffer | null) ?? Buffer.alloc(0);
           s.destroy();
           resolve({ kind, bytes });

@@ -4,7 +4,6 @@
  * protocols (RFC 7301). An application's own TLS (offering h2, http/1.1 or nothing) and plaintext are
  * left to the application, as Istio's inbound filter chains do with their `istio-*` ALPN values.
  */
-import type net from 'node:net';
 
 /** ALPN protocol ids between Weft proxies: what the connection carries inside the tunnel. */
 export const MESH_ALPN = { http1: 'weft/http1', http2: 'weft/h2', tcp: 'weft/tcp' } as const;
@@ -70,32 +69,9 @@ export function clientHelloAlpn(buf: Buffer): string[] | 'more' | undefined {
 
 export type Sniffed = 'mesh' | 'other';
 
-/**
- * Reads the first bytes of an inbound connection until it is clear whether a Weft proxy is starting
- * mutual TLS, puts them back (unshift) and reports, leaving the socket paused. Silence until `timeoutMs`
- * (a server-first protocol) and an early end report 'other'.
- */
-export function sniffMeshTls(socket: net.Socket, timeoutMs: number, done: (kind: Sniffed) => void): void {
-  let buf: Buffer = Buffer.alloc(0);
-  let finished = false;
-  const finish = (kind: Sniffed) => {
-    if (finished) return;
-    finished = true;
-    clearTimeout(timer);
-    socket.removeListener('data', onData);
-    socket.removeListener('end', onEnd);
-    socket.pause();
-    if (buf.length > 0) socket.unshift(buf);
-    done(kind);
-  };
-  const onData = (chunk: Buffer) => {
-    buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
-    const alpn = clientHelloAlpn(buf);
-    if (alpn === 'more') return;
-    finish(alpn?.some((p) => p.startsWith('weft/')) ? 'mesh' : 'other');
-  };
-  const onEnd = () => finish('other');
-  const timer = setTimeout(() => finish('other'), timeoutMs);
-  socket.on('data', onData);
-  socket.once('end', onEnd);
+/** Whether a connection's first bytes are a Weft proxy starting mutual TLS ('more' until it can tell). */
+export function meshTlsStart(buf: Buffer): Sniffed | 'more' {
+  const alpn = clientHelloAlpn(buf);
+  if (alpn === 'more') return 'more';
+  return alpn?.some((p) => p.startsWith('weft/')) ? 'mesh' : 'other';
 }
