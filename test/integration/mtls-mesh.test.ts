@@ -465,11 +465,16 @@ describe('mutual TLS in the local runtime', { skip }, () => {
     let stop = false;
     let ok = 0;
     const errors: string[] = [];
+    // The phase each burst started in: every phase must carry traffic.
+    let phase = 'idle';
+    const phases = new Set<string>();
     // Bursts with idle gaps longer than the pool's idle timeout: each opens new mutual TLS connections
     // with the certificates and bundle of that moment.
     const bursts = (async () => {
       while (!stop) {
+        const started = phase;
         const r = await load(300);
+        phases.add(started);
         ok += r.ok;
         errors.push(...r.errors.map((e) => `${r.failed} failed: ${e}`));
         if (r.failed > 0) break;
@@ -477,13 +482,21 @@ describe('mutual TLS in the local runtime', { skip }, () => {
       }
     })();
     try {
+      /** Waits until a burst has started (and so opened new connections) in the current phase. */
+      const trafficInPhase = async () => {
+        const until = Date.now() + 20_000;
+        while (!phases.has(phase) && Date.now() < until && errors.length === 0)
+          await new Promise((res) => setTimeout(res, 100));
+      };
       const rotate = async (step: string, extra: string[] = []) => {
         const r = await mesh.weft(['ca', 'rotate', step, '--run', mesh.runId, ...extra]);
         assert.equal(r.code, 0, `${step}: ${r.stdout}${r.stderr}`);
       };
       await rotate('begin', ['--wait']);
-      await new Promise((res) => setTimeout(res, 3500));
+      phase = 'published';
+      await trafficInPhase();
       await rotate('switch');
+      phase = 'switched';
       const newIssuer = (await caInfo()).issuer.fingerprint256;
       assert.notEqual(newIssuer, oldIssuer);
       // Every sidecar renews at once (within 5 s) when the issuer it sees in its config changes.
@@ -501,15 +514,16 @@ describe('mutual TLS in the local runtime', { skip }, () => {
         assert.ok(Date.now() < deadline, `not every sidecar renewed: ${JSON.stringify(issuers)}`);
         await new Promise((res) => setTimeout(res, 250));
       }
-      await new Promise((res) => setTimeout(res, 3500));
+      await trafficInPhase();
       await rotate('retire');
-      await new Promise((res) => setTimeout(res, 7000));
+      phase = 'retired';
+      await trafficInPhase();
     } finally {
       stop = true;
       await bursts;
     }
     assert.deepEqual(errors, []);
-    assert.ok(ok >= 1800, `only ${ok} requests`);
+    assert.deepEqual([...phases].sort(), ['idle', 'published', 'retired', 'switched'], `${ok} requests`);
     const anchors = (await caInfo()).trustAnchors;
     assert.equal(anchors.length, 1);
     const shown = JSON.parse(await mesh.admin('foo/curl-0', '/config')) as {
