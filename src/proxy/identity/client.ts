@@ -135,7 +135,12 @@ export function createIdentityClient(options: IdentityClientOptions): IdentityCl
     } catch (error) {
       inFlight = false;
       if (closed) return;
-      const delay = Math.max(backoff.baseMs / 2, backoffDelay(failures, random, backoff));
+      // As the certificate nears its end, retry sooner: never wait more than a quarter of what is left.
+      const left = current ? current.notAfter.getTime() - now() : Number.POSITIVE_INFINITY;
+      const delay = Math.max(
+        backoff.baseMs / 2,
+        Math.min(backoffDelay(failures, random, backoff), Math.max(0, left / 4)),
+      );
       failures++;
       lastError = { at: new Date(now()).toISOString(), message: (error as Error).message };
       const log = current === undefined || now() >= current.notAfter.getTime() ? logger.error : logger.warn;
@@ -207,6 +212,10 @@ export function createIdentityClient(options: IdentityClientOptions): IdentityCl
 
   const post = (body: string): Promise<{ status: number; text: string }> =>
     new Promise((resolve, reject) => {
+      // A control plane that accepts but does not answer (stopped, overloaded) must not hold a renewal
+      // for a large part of what the certificate has left: at most a tenth of it.
+      const left = current ? current.notAfter.getTime() - now() : Number.POSITIVE_INFINITY;
+      const timeout = Math.max(500, Math.min(timeoutMs, left / 10));
       const req = http.request(
         {
           ...(target.kind === 'unix'
@@ -215,7 +224,7 @@ export function createIdentityClient(options: IdentityClientOptions): IdentityCl
           method: 'POST',
           path: CA_SIGN_PATH,
           agent: false,
-          timeout: timeoutMs,
+          timeout,
           headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
         },
         (res) => {
@@ -227,7 +236,9 @@ export function createIdentityClient(options: IdentityClientOptions): IdentityCl
           res.on('error', reject);
         },
       );
-      req.on('timeout', () => req.destroy(new Error(`no answer from the CA within ${timeoutMs} ms`)));
+      req.on('timeout', () =>
+        req.destroy(new Error(`no answer from the CA within ${Math.round(timeout)} ms`)),
+      );
       req.on('error', reject);
       req.end(body);
     });
