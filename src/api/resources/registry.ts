@@ -6,7 +6,12 @@
 import type { z } from 'zod';
 import type { ConfigIssue } from '../../core/errors.ts';
 import { GATEWAY_ROUTE_SCHEMAS } from './gateway-api/index.ts';
-import { ISTIO_SECURITY_GROUP, PeerAuthentication } from './istio/peer-authentication.ts';
+import {
+  ISTIO_NETWORKING_GROUP,
+  ISTIO_NETWORKING_KINDS,
+  ISTIO_SECURITY_GROUP,
+  PeerAuthentication,
+} from './istio/index.ts';
 import { Deployment } from './kubernetes/deployment.ts';
 import { Service } from './kubernetes/service.ts';
 import { Namespace, ServiceAccount } from './kubernetes/service-account.ts';
@@ -42,6 +47,13 @@ const kinds: KindEntry[] = [
     namespaced: true,
     schema: PeerAuthentication,
   },
+  ...ISTIO_NETWORKING_KINDS.map(({ kind, schema, versions }) => ({
+    group: ISTIO_NETWORKING_GROUP,
+    kind,
+    versions,
+    namespaced: true,
+    schema,
+  })),
 ];
 
 /** Adds kinds of another front door (Gateway API, Istio, Linkerd) to the registry. */

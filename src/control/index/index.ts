@@ -4,6 +4,7 @@
  * is replayed. A bad resource is kept with its errors and takes no part in the model; the rest still ship.
  */
 import path from 'node:path';
+import { isIstioNetworkingKind } from '../../api/resources/istio/index.ts';
 import type { PeerAuthentication } from '../../api/resources/istio/peer-authentication.ts';
 import type { Deployment } from '../../api/resources/kubernetes/deployment.ts';
 import type { Service } from '../../api/resources/kubernetes/service.ts';
@@ -31,6 +32,10 @@ import {
   translateWorkload,
 } from '../translate/kubernetes/workloads.ts';
 import type { VipAllocator } from './vips.ts';
+
+/** The note on an accepted VirtualService, DestinationRule, ServiceEntry or EnvoyFilter. */
+export const ISTIO_NETWORKING_NOTE =
+  'not applied yet: traffic management from Istio resources comes with issue 5';
 
 export type ResourceState = 'accepted' | 'invalid' | 'unsupported' | 'conflict';
 
@@ -226,6 +231,12 @@ export class MeshIndex {
       if (ignoredInRootNamespace(policy, rootNamespace)) {
         const note = `a PeerAuthentication with a selector in the root namespace (${rootNamespace}) applies to no workload, as in Istio; put it in the namespace of the workloads it selects`;
         r.notes = [{ path: 'spec.selector', message: note, at: this.#at(r, 'spec.selector') }];
+      }
+    }
+    // Istio's traffic kinds are read and validated, but not translated yet: say so rather than stay silent.
+    for (const r of resources) {
+      if (r.state === 'accepted' && isIstioNetworkingKind(r.apiVersion, r.key?.kind)) {
+        r.notes = [{ path: 'kind', message: ISTIO_NETWORKING_NOTE, at: this.#at(r, 'kind') }];
       }
     }
     let attachments: RouteAttachment[] = [];
