@@ -38,20 +38,36 @@ export const Protocol = z
   );
 
 export const PathMatch = z.strictObject({
-  type: z.enum(['Exact', 'PathPrefix', 'RegularExpression']).default('PathPrefix'),
+  type: z
+    .enum(['Exact', 'PathPrefix', 'Prefix', 'RegularExpression'])
+    .default('PathPrefix')
+    .describe(
+      'PathPrefix matches whole path elements (Gateway API: "/foo" matches "/foo/bar", not "/foobar"); Prefix is a plain string prefix (Istio: "/foo" matches "/foobar").',
+    ),
   value: z.string().default('/'),
+  ignoreCase: z.boolean().optional().describe("Case-insensitive path matching (Istio's ignoreUriCase)."),
 });
 
+const ValueMatchType = z
+  .enum(['Exact', 'Prefix', 'RegularExpression', 'Present', 'Absent'])
+  .default('Exact')
+  .describe('Prefix is a plain string prefix.');
+
 export const HeaderMatch = z.strictObject({
-  name: z.string().min(1),
-  type: z.enum(['Exact', 'RegularExpression', 'Present', 'Absent']).default('Exact'),
+  name: z.string().min(1).describe('Lower or upper case; `host` also matches the HTTP/2 :authority.'),
+  type: ValueMatchType,
   value: z.string().optional(),
+  invert: z
+    .boolean()
+    .optional()
+    .describe("Matches when the condition does not hold (Istio's withoutHeaders)."),
 });
 
 export const QueryParamMatch = z.strictObject({
   name: z.string().min(1),
-  type: z.enum(['Exact', 'RegularExpression', 'Present', 'Absent']).default('Exact'),
+  type: ValueMatchType,
   value: z.string().optional(),
+  invert: z.boolean().optional(),
 });
 
 export const RouteMatch = z.strictObject({
@@ -68,7 +84,11 @@ export const HeaderModifier = z.strictObject({
 });
 
 export const PathModifier = z.strictObject({
-  type: z.enum(['ReplaceFullPath', 'ReplacePrefixMatch']),
+  type: z
+    .enum(['ReplaceFullPath', 'ReplacePrefixMatch', 'ReplacePrefix'])
+    .describe(
+      'ReplacePrefixMatch: Gateway API (the matched path elements, slashes joined); ReplacePrefix: Envoy and Istio (the matched string prefix, replaced as written: prefix "/foo" rewritten to "/" turns "/foo/bar" into "//bar").',
+    ),
   value: z.string(),
 });
 

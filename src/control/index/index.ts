@@ -13,6 +13,7 @@ import { validateResource } from '../../api/resources/registry.ts';
 import type { Workload } from '../../api/resources/weft/workload.ts';
 import type { ConfigIssue, Logger } from '../../core/index.ts';
 import type {
+  DestinationPolicyModel,
   InstanceModel,
   PeerAuthenticationModel,
   RouteAttachment,
@@ -33,9 +34,10 @@ import {
 } from '../translate/kubernetes/workloads.ts';
 import type { VipAllocator } from './vips.ts';
 
-/** The note on an accepted VirtualService, DestinationRule, ServiceEntry or EnvoyFilter. */
+/** The note on an accepted ServiceEntry or EnvoyFilter (VirtualService and DestinationRule are applied). */
 export const ISTIO_NETWORKING_NOTE =
   'not applied yet: traffic management from Istio resources comes with issue 5';
+const APPLIED_ISTIO_KINDS = new Set(['VirtualService', 'DestinationRule']);
 
 export type ResourceState = 'accepted' | 'invalid' | 'unsupported' | 'conflict';
 
@@ -65,6 +67,8 @@ export interface MeshModel {
   attachments: RouteAttachment[];
   /** Every valid Istio PeerAuthentication; the view builder resolves the mode of each workload port. */
   peerAuthentications: PeerAuthenticationModel[];
+  /** Istio DestinationRules by service: subsets and traffic policies for the view's backends. */
+  destinationPolicies: DestinationPolicyModel[];
 }
 
 /** A valid route resource handed to a route translator (Gateway API today, Istio and Linkerd later). */
@@ -82,6 +86,8 @@ export type RouteTranslator = (
   services: ServiceModel[],
 ) => {
   attachments: RouteAttachment[];
+  /** Istio DestinationRules, resolved to services. */
+  policies?: DestinationPolicyModel[];
   statuses: Map<
     string,
     {
@@ -117,6 +123,7 @@ export class MeshIndex {
     instances: [],
     attachments: [],
     peerAuthentications: [],
+    destinationPolicies: [],
   };
 
   constructor(options: IndexOptions) {
@@ -235,11 +242,16 @@ export class MeshIndex {
     }
     // Istio's traffic kinds are read and validated, but not translated yet: say so rather than stay silent.
     for (const r of resources) {
-      if (r.state === 'accepted' && isIstioNetworkingKind(r.apiVersion, r.key?.kind)) {
+      if (
+        r.state === 'accepted' &&
+        isIstioNetworkingKind(r.apiVersion, r.key?.kind) &&
+        !APPLIED_ISTIO_KINDS.has(r.key?.kind ?? '')
+      ) {
         r.notes = [{ path: 'kind', message: ISTIO_NETWORKING_NOTE, at: this.#at(r, 'kind') }];
       }
     }
     let attachments: RouteAttachment[] = [];
+    let destinationPolicies: DestinationPolicyModel[] = [];
     const routeKinds = this.#options.routeKinds ?? [];
     if (this.#options.translateRoutes && routeKinds.length > 0) {
       const routes = resources
@@ -258,6 +270,7 @@ export class MeshIndex {
         });
       const out = this.#options.translateRoutes(routes, services);
       attachments = out.attachments;
+      destinationPolicies = out.policies ?? [];
       for (const r of resources) {
         const st = r.key ? out.statuses.get(keyString(r.key)) : undefined;
         if (!st) continue;
@@ -288,6 +301,7 @@ export class MeshIndex {
       instances: this.#instances,
       attachments,
       peerAuthentications,
+      destinationPolicies,
     };
     for (const l of this.#listeners) l();
   }

@@ -36,16 +36,27 @@ export interface ServiceModel {
   selector: Record<string, string> | undefined;
 }
 
-/** A backend reference resolved against services: backend name `<ns>/<service>:<port>`. */
+/** A backend reference resolved against services: backend name `<ns>/<service>:<port>[|<subset>]`. */
 export interface ServiceBackendRef {
   namespace: string;
   name: string;
   port: number;
+  /** An Istio DestinationRule subset: only the endpoints with its labels. */
+  subset?: string | undefined;
 }
 
-/** The backend name the view uses for one service port. */
+/** The backend name the view uses for one service port (and subset). */
 export function serviceBackendName(ref: ServiceBackendRef): string {
-  return `${ref.namespace}/${ref.name}:${ref.port}`;
+  const base = `${ref.namespace}/${ref.name}:${ref.port}`;
+  return ref.subset === undefined ? base : `${base}|${ref.subset}`;
+}
+
+/** Splits a backend name into the service port's name and the subset. */
+export function splitBackendName(name: string): { base: string; subset: string | undefined } {
+  const bar = name.indexOf('|');
+  return bar === -1
+    ? { base: name, subset: undefined }
+    : { base: name.slice(0, bar), subset: name.slice(bar + 1) };
 }
 
 /**
@@ -56,7 +67,7 @@ export function serviceBackendName(ref: ServiceBackendRef): string {
 export interface RouteAttachment {
   /** "HTTPRoute/default/reviews". */
   route: string;
-  kind: 'HTTPRoute' | 'GRPCRoute' | 'TCPRoute';
+  kind: 'HTTPRoute' | 'GRPCRoute' | 'TCPRoute' | 'VirtualService';
   /** The route's own namespace. */
   namespace: string;
   service: { namespace: string; name: string };
@@ -70,6 +81,49 @@ export interface RouteAttachment {
   tcpBackends: WeightedBackendInput[];
   /** Every service port the routes reference, so the view includes those backends. */
   backendRefs: ServiceBackendRef[];
+  /**
+   * VirtualService: its rules apply to every client (no consumer/producer choice) within `exportTo`,
+   * first match wins, and some matches only hold for some clients (`sourceLabels`, `sourceNamespace`):
+   * `matchSources[i][j]` is the condition of `routes[i].matches[j]` (undefined: every client).
+   */
+  istio?:
+    | {
+        exportTo: string[] | undefined;
+        matchSources: Array<Array<MatchSource | undefined>>;
+      }
+    | undefined;
+}
+
+/** The client a VirtualService match is limited to. */
+export interface MatchSource {
+  labels?: Record<string, string> | undefined;
+  namespace?: string | undefined;
+}
+
+/** A traffic policy as the view applies it to a backend (from an Istio DestinationRule). */
+export interface BackendPolicy {
+  loadBalancer?: BackendInput['loadBalancer'];
+  /** Further backend fields (circuit breaking, outlier detection, …) as the proxy config names them. */
+  extra?: Partial<BackendInput>;
+}
+
+/** An Istio DestinationRule, resolved to the service it names. */
+export interface DestinationPolicyModel {
+  /** "DestinationRule/default/reviews". */
+  resource: string;
+  namespace: string;
+  service: { namespace: string; name: string };
+  created: string;
+  exportTo: string[] | undefined;
+  /** The top-level policy, by port (undefined key: every port). */
+  policy: BackendPolicy | undefined;
+  portPolicies: Array<{ port: number; policy: BackendPolicy }>;
+  subsets: Array<{
+    name: string;
+    labels: Record<string, string>;
+    policy: BackendPolicy | undefined;
+    portPolicies: Array<{ port: number; policy: BackendPolicy }>;
+  }>;
 }
 
 /** A PeerAuthentication mode as written; UNSET inherits the mode of the parent level. */

@@ -14,15 +14,20 @@ import type { ProxyConfigInput } from '../../api/index.ts';
 import type { MeshModel } from '../index/index.ts';
 import {
   type BackendInput,
+  type BackendPolicy,
+  type DestinationPolicyModel,
   type InstanceModel,
   type MtlsMode,
   type OutboundInput,
   type PortProtocol,
   type RouteAttachment,
+  type RouteInput,
   type ServiceModel,
   type ServicePortModel,
   serviceBackendName,
+  splitBackendName,
 } from '../model/types.ts';
+import { exportedTo } from '../translate/istio/hosts.ts';
 import {
   DEFAULT_MTLS_MODE,
   DEFAULT_ROOT_NAMESPACE,
@@ -64,8 +69,16 @@ export function buildView(
 
   const addBackend = (name: string, protocol: 'http1' | 'http2' | 'tcp') => {
     if (backends.has(name)) return;
-    const base = name.endsWith(TCP_SUFFIX) ? name.slice(0, -TCP_SUFFIX.length) : name;
+    const { base, subset } = splitBackendName(
+      name.endsWith(TCP_SUFFIX) ? name.slice(0, -TCP_SUFFIX.length) : name,
+    );
     const target = portOf.get(base);
+    const policy = target ? destinationPolicy(model, target.svc, inst.namespace) : undefined;
+    const sub = subset === undefined ? undefined : policy?.subsets.find((s) => s.name === subset);
+    let endpoints = target ? endpointsOf(target.svc, target.sp, model.instances, mtls.identityOf) : [];
+    // A subset no DestinationRule defines has no endpoints (its VirtualService's status says so).
+    if (subset !== undefined) endpoints = sub ? endpoints.filter((e) => selects(sub.labels, e.labels)) : [];
+    const port = target?.sp.port;
     backends.set(name, {
       name,
       protocol,
@@ -73,7 +86,12 @@ export function buildView(
       // endpoint that once answered slowly (it only learns a lower latency by receiving traffic), and
       // users expect to see every version of Bookinfo's reviews in turn.
       loadBalancer: { type: 'least-request' },
-      endpoints: target ? endpointsOf(target.svc, target.sp, model.instances, mtls.identityOf) : [],
+      // DestinationRule policies, most specific last: top-level, its port, the subset, the subset's port.
+      ...policyFields(policy?.policy),
+      ...policyFields(policy?.portPolicies.find((p) => p.port === port)?.policy),
+      ...policyFields(sub?.policy),
+      ...policyFields(sub?.portPolicies.find((p) => p.port === port)?.policy),
+      endpoints,
     });
   };
 
@@ -100,9 +118,13 @@ export function buildView(
         const httpRoutes = attached.filter((a) => a.kind !== 'TCPRoute');
         if (httpRoutes.length > 0) {
           for (const a of httpRoutes) {
-            ob.routes?.push(...a.routes);
+            if (a.istio) {
+              // Istio: first match wins, and some matches hold only for some clients.
+              ob.routeOrder = 'declared';
+              ob.routes?.push(...routesForClient(a, inst));
+            } else ob.routes?.push(...a.routes);
             for (const ref of a.backendRefs) {
-              const t = portOf.get(serviceBackendName(ref));
+              const t = portOf.get(serviceBackendName({ ...ref, subset: undefined }));
               addBackend(
                 serviceBackendName(ref),
                 t ? backendProtocol(t.sp.protocol) : backendProtocol(sp.protocol),
@@ -115,7 +137,9 @@ export function buildView(
         }
       }
       if (tcp) {
-        const tcpRoute = attached.find((a) => a.kind === 'TCPRoute');
+        const tcpRoute = attached.find(
+          (a) => a.kind === 'TCPRoute' || (a.kind === 'VirtualService' && a.tcpBackends.length > 0),
+        );
         if (tcpRoute) {
           for (const wb of tcpRoute.tcpBackends) {
             ob.tcpBackends?.push({ ...wb, backend: wb.backend + TCP_SUFFIX });
@@ -199,9 +223,16 @@ export function chooseAttachments(
       a.service.name === svc.name &&
       (a.port === undefined || a.port === port),
   );
+  // An Istio VirtualService exported to this client takes the service over (one per host: the oldest,
+  // already chosen by the translator). Gateway API routes apply when there is none.
+  const istio = forPort.find(
+    (a) => a.kind === 'VirtualService' && exportedTo(a.istio?.exportTo, a.namespace, clientNamespace),
+  );
+  if (istio) return [istio];
+  const gamma = forPort.filter((a) => a.kind !== 'VirtualService');
   const consumer =
-    clientNamespace !== svc.namespace ? forPort.filter((a) => a.namespace === clientNamespace) : [];
-  const chosen = consumer.length > 0 ? consumer : forPort.filter((a) => a.namespace === svc.namespace);
+    clientNamespace !== svc.namespace ? gamma.filter((a) => a.namespace === clientNamespace) : [];
+  const chosen = consumer.length > 0 ? consumer : gamma.filter((a) => a.namespace === svc.namespace);
   return chosen.sort((a, b) =>
     a.order.created === b.order.created
       ? a.order.key.localeCompare(b.order.key)
@@ -209,6 +240,48 @@ export function chooseAttachments(
         ? -1
         : 1,
   );
+}
+
+/** A VirtualService's routes as one client sees them: matches limited to other clients are dropped. */
+function routesForClient(a: RouteAttachment, inst: InstanceModel): RouteInput[] {
+  const sources = a.istio?.matchSources ?? [];
+  const out: RouteInput[] = [];
+  a.routes.forEach((route, i) => {
+    const conditions = sources[i] ?? [];
+    if (conditions.every((c) => c === undefined)) {
+      out.push(route);
+      return;
+    }
+    const matches = (route.matches ?? []).filter((_, j) => {
+      const c = conditions[j];
+      return (
+        c === undefined ||
+        ((c.namespace === undefined || c.namespace === inst.namespace) &&
+          (c.labels === undefined || selects(c.labels, inst.labels)))
+      );
+    });
+    if (matches.length > 0) out.push({ ...route, matches });
+  });
+  return out;
+}
+
+/** The DestinationRule for a service that this client sees (exportTo), if any. */
+function destinationPolicy(
+  model: MeshModel,
+  svc: ServiceModel,
+  clientNamespace: string,
+): DestinationPolicyModel | undefined {
+  return model.destinationPolicies.find(
+    (p) =>
+      p.service.namespace === svc.namespace &&
+      p.service.name === svc.name &&
+      exportedTo(p.exportTo, p.namespace, clientNamespace),
+  );
+}
+
+function policyFields(policy: BackendPolicy | undefined): Partial<BackendInput> {
+  if (!policy) return {};
+  return { ...(policy.loadBalancer ? { loadBalancer: policy.loadBalancer } : {}), ...(policy.extra ?? {}) };
 }
 
 /** One inbound entry per application port, with the protocol of the service port that targets it. */

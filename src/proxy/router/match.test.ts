@@ -306,3 +306,61 @@ describe('normalisePrefix', () => {
     assert.equal(normalisePrefix('/'), '/');
   });
 });
+
+describe("Istio's match kinds", () => {
+  test('Prefix is a plain string prefix, and the matched prefix is kept for rewrites', () => {
+    const path = { type: 'Prefix', value: '/foo' } as const;
+    assert.equal(matches({ path }, '/foo'), true);
+    assert.equal(matches({ path }, '/foobar'), true);
+    assert.equal(matches({ path }, '/fo'), false);
+    assert.equal(compileMatch(match({ path })).prefix, '/foo');
+  });
+
+  test('ignoreCase applies to exact, prefix, element prefix and regex paths', () => {
+    assert.equal(matches({ path: { type: 'Exact', value: '/Foo', ignoreCase: true } }, '/fOO'), true);
+    assert.equal(matches({ path: { type: 'Exact', value: '/Foo', ignoreCase: true } }, '/fOO/x'), false);
+    assert.equal(matches({ path: { type: 'Prefix', value: '/a.b', ignoreCase: true } }, '/A.Bc'), true);
+    // The dot is a literal, not "any character".
+    assert.equal(matches({ path: { type: 'Prefix', value: '/a.b', ignoreCase: true } }, '/aXb'), false);
+    assert.equal(matches({ path: { type: 'PathPrefix', value: '/api', ignoreCase: true } }, '/API/v1'), true);
+    assert.equal(matches({ path: { type: 'PathPrefix', value: '/api', ignoreCase: true } }, '/APIv1'), false);
+    assert.equal(
+      matches({ path: { type: 'RegularExpression', value: '/v[0-9]+', ignoreCase: true } }, '/V2'),
+      true,
+    );
+  });
+
+  test('header Prefix, inverted matches (withoutHeaders), and host also matching :authority', () => {
+    const h = (name: string, type: 'Prefix' | 'Exact' | 'Present', value?: string, invert?: boolean) => ({
+      name,
+      type,
+      value,
+      ...(invert ? { invert } : {}),
+    });
+    assert.equal(
+      matches({ headers: [h('x-user', 'Prefix', 'ja')] }, '/', { headers: { 'x-user': 'jason' } }),
+      true,
+    );
+    assert.equal(
+      matches({ headers: [h('x-user', 'Prefix', 'ja')] }, '/', { headers: { 'x-user': 'jo' } }),
+      false,
+    );
+    assert.equal(matches({ headers: [h('x-user', 'Exact', 'jason', true)] }, '/', { headers: {} }), true);
+    assert.equal(
+      matches({ headers: [h('x-user', 'Exact', 'jason', true)] }, '/', { headers: { 'x-user': 'jason' } }),
+      false,
+    );
+    assert.equal(
+      matches({ headers: [h('x-debug', 'Present', undefined, true)] }, '/', { headers: {} }),
+      true,
+    );
+    assert.equal(
+      matches({ headers: [h('host', 'Exact', 'web:80')] }, '/', { headers: { ':authority': 'web:80' } }),
+      true,
+    );
+    assert.equal(
+      matches({ headers: [h('host', 'Exact', 'web:80')] }, '/', { headers: { host: 'web:80' } }),
+      true,
+    );
+  });
+});

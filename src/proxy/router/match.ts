@@ -37,12 +37,30 @@ export interface CompiledMatch {
 export function compileMatch(m: RouteMatchConfig): CompiledMatch {
   const tests: Predicate[] = [];
   const path = m.path;
-  if (path) {
+  if (path?.ignoreCase) {
+    // Istio's ignoreUriCase: one case-insensitive regex for every kind of path match.
+    const v = escapeRegex(path.type === 'PathPrefix' ? normalisePrefix(path.value) : path.value);
+    const source =
+      path.type === 'Exact'
+        ? `^${v}$`
+        : path.type === 'Prefix'
+          ? `^${v}`
+          : path.type === 'PathPrefix'
+            ? v === '/'
+              ? '^/'
+              : `^${v}(?:/|$)`
+            : `^(?:${path.value})$`;
+    const re = new RegExp(source, 'i');
+    tests.push((r) => re.test(r.path));
+  } else if (path) {
     if (path.type === 'Exact') {
       const v = path.value;
       tests.push((r) => r.path === v);
     } else if (path.type === 'PathPrefix') {
       tests.push(compilePrefix(path.value));
+    } else if (path.type === 'Prefix') {
+      const v = path.value;
+      tests.push((r) => r.path.startsWith(v));
     } else {
       // Gateway API regexes match the whole path (RE2 full match); anchor them.
       const re = new RegExp(`^(?:${path.value})$`);
@@ -55,11 +73,17 @@ export function compileMatch(m: RouteMatchConfig): CompiledMatch {
   }
   for (const h of m.headers) {
     const name = h.name.toLowerCase();
-    tests.push(compileValueMatch(h.type, h.value, (r) => headerValue(r, name)));
+    const get = name === 'host' ? authorityValue : (r: RequestView) => headerValue(r, name);
+    tests.push(invertIf(h.invert === true, compileValueMatch(h.type, h.value, get)));
   }
   for (const q of m.queryParams) {
     const name = q.name;
-    tests.push(compileValueMatch(q.type, q.value, (r) => r.params?.get(name) ?? undefined));
+    tests.push(
+      invertIf(
+        q.invert === true,
+        compileValueMatch(q.type, q.value, (r) => r.params?.get(name) ?? undefined),
+      ),
+    );
   }
   const test: Predicate =
     tests.length === 0
@@ -73,12 +97,25 @@ export function compileMatch(m: RouteMatchConfig): CompiledMatch {
   return {
     test,
     usesQuery: m.queryParams.length > 0,
-    prefix: path?.type === 'PathPrefix' ? normalisePrefix(path.value) : path === undefined ? '/' : undefined,
+    prefix:
+      path?.type === 'PathPrefix'
+        ? normalisePrefix(path.value)
+        : path?.type === 'Prefix'
+          ? path.value
+          : path === undefined
+            ? '/'
+            : undefined,
     rank: {
       exact: path?.type === 'Exact',
       // The normalised length: a trailing slash is ignored when matching, so it must not win precedence.
       prefixLength:
-        path === undefined ? 1 : path.type === 'PathPrefix' ? normalisePrefix(path.value).length : 0,
+        path === undefined
+          ? 1
+          : path.type === 'PathPrefix'
+            ? normalisePrefix(path.value).length
+            : path.type === 'Prefix'
+              ? path.value.length
+              : 0,
       regex: path?.type === 'RegularExpression',
       method: m.method !== undefined,
       headers: m.headers.length,
@@ -108,14 +145,31 @@ function headerValue(r: RequestView, name: string): string | undefined {
   return typeof v === 'string' ? v : v.join(',');
 }
 
+/** The Host header, or HTTP/2's :authority. */
+function authorityValue(r: RequestView): string | undefined {
+  return headerValue(r, 'host') ?? headerValue(r, ':authority');
+}
+
+function invertIf(invert: boolean, p: Predicate): Predicate {
+  return invert ? (r) => !p(r) : p;
+}
+
+function escapeRegex(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
 function compileValueMatch(
-  type: 'Exact' | 'RegularExpression' | 'Present' | 'Absent',
+  type: 'Exact' | 'Prefix' | 'RegularExpression' | 'Present' | 'Absent',
   value: string | undefined,
   get: (r: RequestView) => string | undefined,
 ): Predicate {
   switch (type) {
     case 'Exact':
       return (r) => get(r) === value;
+    case 'Prefix': {
+      const p = value ?? '';
+      return (r) => get(r)?.startsWith(p) === true;
+    }
     case 'RegularExpression': {
       const re = new RegExp(`^(?:${value ?? ''})$`);
       return (r) => {

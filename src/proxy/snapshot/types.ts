@@ -33,7 +33,7 @@ export type RouteAction =
       scheme: string | undefined;
       hostname: string | undefined;
       port: number | undefined;
-      path: { type: 'ReplaceFullPath' | 'ReplacePrefixMatch'; value: string } | undefined;
+      path: { type: 'ReplaceFullPath' | 'ReplacePrefixMatch' | 'ReplacePrefix'; value: string } | undefined;
       statusCode: number;
       metrics: RequestMetrics;
     }

@@ -1,11 +1,12 @@
 /**
  * URLRewrite (Gateway API): replace the host sent upstream and/or the path, either whole
- * (ReplaceFullPath) or the part that matched a PathPrefix (ReplacePrefixMatch). The query string is kept.
+ * (ReplaceFullPath) or the part that matched a PathPrefix (ReplacePrefixMatch), or (Envoy and Istio) the
+ * matched string prefix as written (ReplacePrefix). The query string is kept.
  */
 import type { FilterFactory, HttpFilter } from '../types.ts';
 
 export interface PathModifierConfig {
-  type: 'ReplaceFullPath' | 'ReplacePrefixMatch';
+  type: 'ReplaceFullPath' | 'ReplacePrefixMatch' | 'ReplacePrefix';
   value: string;
 }
 
@@ -18,6 +19,8 @@ export interface UrlRewriteConfig {
 export function modifyPath(path: string, mod: PathModifierConfig, prefix: string | undefined): string {
   if (mod.type === 'ReplaceFullPath') return mod.value;
   if (prefix === undefined) return path;
+  // Envoy's prefix_rewrite: the matched string, replaced as written.
+  if (mod.type === 'ReplacePrefix') return mod.value + path.slice(prefix.length);
   const rest = prefix === '/' ? path : path.slice(prefix.length);
   let replacement = mod.value;
   if (replacement.endsWith('/') && rest.startsWith('/')) replacement = replacement.slice(0, -1);
