@@ -16,7 +16,9 @@ import {
   TCPRoute,
 } from './index.ts';
 
-const SAMPLES = process.env.WEFT_COMPAT_SAMPLES ?? '/work/shared/compat-samples';
+const SAMPLES =
+  process.env.WEFT_COMPAT_SAMPLES ??
+  new URL('../../../../test/fixtures/compat/samples', import.meta.url).pathname;
 const noSamples = existsSync(SAMPLES) ? false : `compat samples not found at ${SAMPLES}`;
 
 function documents(text: string): Record<string, unknown>[] {

@@ -11,7 +11,9 @@ import { LineCounter, parseAllDocuments } from 'yaml';
 import { validateResource } from '../registry.ts';
 import { ISTIO_NETWORKING_KINDS, isIstioNetworkingKind } from './index.ts';
 
-const SAMPLES = process.env.WEFT_COMPAT_SAMPLES ?? '/work/shared/compat-samples';
+const SAMPLES =
+  process.env.WEFT_COMPAT_SAMPLES ??
+  new URL('../../../../test/fixtures/compat/samples', import.meta.url).pathname;
 const noSamples = existsSync(SAMPLES) ? false : `compat samples not found at ${SAMPLES}`;
 
 interface Located {

@@ -11,7 +11,9 @@ import { parseAllDocuments } from 'yaml';
 import { validateResource } from '../registry.ts';
 import { PeerAuthentication } from './peer-authentication.ts';
 
-const SAMPLES = process.env.WEFT_COMPAT_SAMPLES ?? '/work/shared/compat-samples';
+const SAMPLES =
+  process.env.WEFT_COMPAT_SAMPLES ??
+  new URL('../../../../test/fixtures/compat/samples', import.meta.url).pathname;
 const TASK = join(SAMPLES, 'istio/tasks/mtls-peerauthentication.yaml');
 const noSamples = existsSync(TASK) ? false : `compat sample not found at ${TASK}`;
 

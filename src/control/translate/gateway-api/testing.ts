@@ -18,7 +18,9 @@ import type { ConfigIssue } from '../../../core/errors.ts';
 import { type RouteAttachment, type ServiceModel, serviceBackendName } from '../../model/types.ts';
 import { type ParsedRoute, parsedRoute, translateGatewayRoutes } from './index.ts';
 
-export const COMPAT_SAMPLES = process.env.WEFT_COMPAT_SAMPLES ?? '/work/shared/compat-samples';
+export const COMPAT_SAMPLES =
+  process.env.WEFT_COMPAT_SAMPLES ??
+  new URL('../../../../test/fixtures/compat/samples', import.meta.url).pathname;
 /** For `{ skip }`: the samples live outside the repository. */
 export const noCompatSamples = existsSync(COMPAT_SAMPLES)
   ? false

@@ -1,6 +1,6 @@
 /**
  * Istio's traffic API through the whole control plane: Istio's own Bookinfo manifests and its networking
- * samples (../shared/compat-samples/istio/bookinfo) read by the index, one ready instance per Deployment,
+ * samples (test/fixtures/compat/samples/istio/bookinfo) read by the index, one ready instance per Deployment,
  * then the view of productpage's sidecar — what the proxy is sent, checked by the proxy's validator.
  */
 import assert from 'node:assert/strict';
@@ -19,7 +19,10 @@ import { ROUTE_KINDS, translateRoutes } from '../routes.ts';
 
 const ROOT = new URL('../../../../', import.meta.url).pathname;
 const BOOKINFO = path.join(ROOT, 'test/fixtures/compat/istio/bookinfo.yaml');
-const NETWORKING = path.join(ROOT, '../shared/compat-samples/istio/bookinfo/networking');
+const NETWORKING = path.join(
+  process.env.WEFT_COMPAT_SAMPLES ?? path.join(ROOT, 'test/fixtures/compat/samples'),
+  'istio/bookinfo/networking',
+);
 
 function docs(file: string) {
   return parseDocuments(readFileSync(file, 'utf8'), file);

@@ -377,7 +377,7 @@ function translateMatch(ctx: Ctx, m: HTTPMatchRequest, at: string): RouteMatchIn
   const note = (path: string, message: string) => ctx.status.notes.push({ path, message });
   const out: RouteMatchInput = { headers: [], queryParams: [] };
   if (m.uri) {
-    const v = valueOf(m.uri);
+    const v = stringMatchOf(m.uri);
     if (v.type === 'RegularExpression' && !regexOk(ctx, v.value, `${at}.uri.regex`)) return undefined;
     out.path = {
       type: v.type === 'Exact' ? 'Exact' : v.type === 'Prefix' ? 'Prefix' : 'RegularExpression',
@@ -403,7 +403,7 @@ function translateMatch(ctx: Ctx, m: HTTPMatchRequest, at: string): RouteMatchIn
   return out;
 }
 
-function valueOf(sm: StringMatch): { type: 'Exact' | 'Prefix' | 'RegularExpression'; value: string } {
+function stringMatchOf(sm: StringMatch): { type: 'Exact' | 'Prefix' | 'RegularExpression'; value: string } {
   if (sm.exact !== undefined) return { type: 'Exact', value: sm.exact };
   if (sm.prefix !== undefined) return { type: 'Prefix', value: sm.prefix };
   return { type: 'RegularExpression', value: sm.regex ?? '' };
@@ -412,7 +412,7 @@ function valueOf(sm: StringMatch): { type: 'Exact' | 'Prefix' | 'RegularExpressi
 /** An empty StringMatch means "present" (for withoutHeaders, inverted: "absent"). */
 function valueMatch(sm: StringMatch): Omit<ValueMatchInput, 'name'> {
   if (sm.exact === undefined && sm.prefix === undefined && sm.regex === undefined) return { type: 'Present' };
-  return valueOf(sm);
+  return stringMatchOf(sm);
 }
 
 function regexOk(ctx: Ctx, source: string, path: string): boolean {
