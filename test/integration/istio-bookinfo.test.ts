@@ -14,6 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import { canRunTransparent, type Mesh, ROOT, startMesh } from '../support/mesh.ts';
 
 const ISTIO = path.join(ROOT, 'test/fixtures/compat/istio');
+const NETWORKING = path.join(ROOT, 'test/fixtures/compat/samples/istio/bookinfo/networking');
 const PAGE_URL = 'http://productpage:9080/productpage';
 const SEPARATOR = '--- weft page end ---';
 
@@ -42,8 +43,10 @@ function reviewsVersion(page: string): Version {
 }
 
 /** `count` product pages fetched with curl inside the curl pod (one `weft exec`), by reviews version. */
-async function pages(mesh: Mesh, count: number): Promise<Record<string, number>> {
-  const script = `for i in $(seq ${count}); do curl -s -m 10 ${PAGE_URL}; echo '${SEPARATOR}'; done`;
+async function pages(mesh: Mesh, count: number, user?: string): Promise<Record<string, number>> {
+  // Bookinfo's login is a `user` cookie; productpage sends it on as the `end-user` header.
+  const cookie = user ? `-b user=${user} ` : '';
+  const script = `for i in $(seq ${count}); do curl -s -m 10 ${cookie}${PAGE_URL}; echo '${SEPARATOR}'; done`;
   const r = await mesh.exec('curl', ['sh', '-c', script]);
   assert.equal(r.code, 0, r.stderr);
   const bodies = r.stdout.split(`${SEPARATOR}\n`).filter((b) => b.trim() !== '');
@@ -136,5 +139,50 @@ describe("Istio's Bookinfo manifests, unchanged", { skip: canRunTransparent() },
     }
     await mesh.waitSynced();
     assert.deepEqual(await pages(mesh, 20), { v1: 20 });
+  });
+
+  /** Waits until productpage's sidecar holds reviews routes sending to exactly `backends`, in order. */
+  async function reviewsRoutes(mesh: Mesh, backends: string[]): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    let seen: string[] = [];
+    for (;;) {
+      const dump = JSON.parse(await mesh.admin('default/productpage-v1-0', '/config')) as {
+        config: {
+          outbound: Array<{ name: string; routes: Array<{ backends: Array<{ backend: string }> }> }>;
+        };
+      };
+      const reviews = dump.config.outbound.find((o) => o.name === 'default/reviews:9080');
+      seen = (reviews?.routes ?? []).flatMap((rt) => rt.backends.map((b) => b.backend));
+      if (JSON.stringify(seen) === JSON.stringify(backends)) return;
+      assert.ok(Date.now() < deadline, `productpage's reviews routes: ${JSON.stringify(seen)}`);
+      await new Promise((res) => setTimeout(res, 50));
+    }
+  }
+
+  test("Istio's request-routing task: virtual-service-all-v1 sends every page to v1; reviews-test-v2 sends jason to v2", async () => {
+    const apply = async (...files: string[]) => {
+      const r = await mesh.weft([
+        'apply',
+        '--run',
+        mesh.runId,
+        ...files.flatMap((f) => ['-f', path.join(NETWORKING, f)]),
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      return r.stdout;
+    };
+    const out = await apply('destination-rule-all.yaml', 'virtual-service-all-v1.yaml');
+    assert.match(out, /^virtualservice\/default\/reviews created$/m);
+    assert.match(out, /^destinationrule\/default\/reviews created$/m);
+    await reviewsRoutes(mesh, ['default/reviews:9080|v1']);
+    await mesh.waitSynced();
+    assert.deepEqual(await pages(mesh, 10), { v1: 10 });
+    assert.deepEqual(await pages(mesh, 5, 'jason'), { v1: 5 });
+
+    await apply('virtual-service-reviews-test-v2.yaml');
+    await reviewsRoutes(mesh, ['default/reviews:9080|v2', 'default/reviews:9080|v1']);
+    await mesh.waitSynced();
+    assert.deepEqual(await pages(mesh, 10, 'jason'), { v2: 10 });
+    assert.deepEqual(await pages(mesh, 10), { v1: 10 });
+    assert.deepEqual(await pages(mesh, 5, 'someone-else'), { v1: 5 });
   });
 });
