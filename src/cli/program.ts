@@ -1,5 +1,6 @@
 /** The full `weft` command line (commander): every command, its options and its help. */
 import { Command } from 'commander';
+import { registerAnalyze } from './analyze.ts';
 import { registerApply } from './apply.ts';
 import { registerCa } from './ca.ts';
 import { registerCheck } from './check.ts';
@@ -27,6 +28,7 @@ export function createProgram(): Command {
   registerUp(program);
   registerDown(program);
   registerApply(program);
+  registerAnalyze(program);
   registerExec(program);
   registerStatus(program);
   registerProxyConfig(program);
