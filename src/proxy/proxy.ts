@@ -10,6 +10,7 @@ import type http from 'node:http';
 import { type ProxyConfig, validateProxyConfig } from '../api/index.ts';
 import { ConfigError, type ConfigIssue, type Logger } from '../core/index.ts';
 import { createAdminServer, type RejectedConfig } from './admin/index.ts';
+import { FilterStateCache } from './filters/index.ts';
 import { startIdleGc } from './idle-gc.ts';
 import { ListenerManager } from './listener/index.ts';
 import { MetricsRegistry } from './metrics/index.ts';
@@ -34,6 +35,8 @@ export class ProxyServer implements ProxyRuntime {
   /** The workload certificate and trust bundle: mutual TLS between Weft proxies. */
   readonly tls: MeshTls;
   readonly upstreams: UpstreamCache;
+  /** Filter state that survives config changes (rate-limit buckets), like the upstream pools. */
+  readonly filterState = new FilterStateCache();
   readonly #listeners: ListenerManager;
   readonly #random: Random | undefined;
   #snapshot: Snapshot | undefined;
@@ -103,6 +106,7 @@ export class ProxyServer implements ProxyRuntime {
         upstreams: this.upstreams,
         metrics: this.metrics,
         random: this.#random,
+        filterState: this.filterState,
       });
     } catch (err) {
       return this.#reject(version, source, [

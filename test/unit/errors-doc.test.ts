@@ -214,12 +214,12 @@ describe('compareDoc (proves the check can fail)', () => {
 
   test('a registry that gained a code', () => {
     const grown: Registry = {
-      proxy: { ...ProxyErrors, RATE_LIMITED: { status: 429 } },
+      proxy: { ...ProxyErrors, QUOTA_EXCEEDED: { status: 429 } },
       config: ConfigErrors,
       ca: CaErrors,
     };
     assert.deepEqual(compareDoc(doc, grown), [
-      'RATE_LIMITED is in the registry but not documented under "## Request errors"',
+      'QUOTA_EXCEEDED is in the registry but not documented under "## Request errors"',
     ]);
   });
 });

@@ -1,9 +1,9 @@
 /**
  * A validator for the subset of JSON Schema that `z.toJSONSchema` produces for ProxyConfig: object
  * properties (closed), required, defaults, enum and const, anyOf (including tagged unions), arrays, string
- * length, integer ranges, and Weft's `format: "duration"` (a string like "250ms" or a number, turned into
- * milliseconds). It returns the same value zod's parse would: defaults filled in, durations converted.
- * Issues carry the dotted path zod would report.
+ * length and pattern, integer ranges, and Weft's `format: "duration"` (a string like "250ms" or a number,
+ * turned into milliseconds). It returns the same value zod's parse would: defaults filled in, durations
+ * converted. Issues carry the dotted path zod would report.
  */
 import { parseDuration } from '../../core/duration.ts';
 
@@ -21,6 +21,7 @@ export interface Schema {
   minimum?: number;
   maximum?: number;
   minLength?: number;
+  pattern?: string;
   format?: string;
   propertyNames?: Schema;
 }
@@ -65,6 +66,8 @@ function check(s: Schema, v: unknown, path: Array<string | number>, issues: Sche
     case 'string':
       if (typeof v !== 'string') return fail(`expected string, received ${kind(v)}`);
       if (s.minLength !== undefined && v.length < s.minLength) return fail(`must not be empty`);
+      if (s.pattern !== undefined && !new RegExp(s.pattern).test(v))
+        return fail(`${JSON.stringify(v)} does not match ${s.pattern}`);
       return { ok: true, value: v };
     case 'integer':
     case 'number':

@@ -9,6 +9,7 @@
  */
 import { z } from 'zod';
 import { parseDuration } from '../../core/duration.ts';
+import { GRPC_STATUS_NAMES } from '../../core/grpc-status.ts';
 
 const duration = z
   .union([z.string(), z.number()])
@@ -92,7 +93,127 @@ export const PathModifier = z.strictObject({
   value: z.string(),
 });
 
+const percentage = (what: string) =>
+  z
+    .number()
+    .min(0)
+    .max(100)
+    .default(100)
+    .describe(`Share of requests ${what}, 0–100 (fractions allowed, like Istio's percentages).`);
+
+export const FaultConfig = z
+  .strictObject({
+    delay: z
+      .strictObject({
+        fixedDelay: duration.describe('How long a sampled request is held before it goes on.'),
+        percentage: percentage('delayed'),
+      })
+      .optional(),
+    abort: z
+      .strictObject({
+        httpStatus: z.number().int().min(200).max(599).optional().describe('The status to answer with.'),
+        grpcStatus: z
+          .union([z.enum(GRPC_STATUS_NAMES), z.number().int().min(0).max(16)])
+          .optional()
+          .describe(
+            'Instead of httpStatus: the grpc-status to answer with, by name (UNAVAILABLE) or number (14). As Envoy does, a request that is not gRPC then gets HTTP 200.',
+          ),
+        percentage: percentage('aborted'),
+      })
+      .optional()
+      .describe('Exactly one of httpStatus and grpcStatus.'),
+  })
+  .describe(
+    "Fault injection (Istio's HTTPFaultInjection, Envoy's fault filter): a sampled share of requests is held for `delay.fixedDelay` before it goes on (the delay does not count against the route timeout; a client that goes away meanwhile cancels the request, and nothing reaches the upstream), and a sampled share is answered at once with `abort`'s status, marked `weft-error: FAULT_ABORT` (gRPC requests get a Trailers-Only response with the grpc-status: the configured one, or gRPC's mapping of the HTTP status). Delay and abort are sampled independently; a request can be delayed, then aborted. Delays are counted in weft_fault_delays_total; aborts in weft_requests_total with response_flags FAULT_ABORT.",
+  );
+
+export const TokenBucketConfig = z.strictObject({
+  maxTokens: z.number().int().min(1).describe('The capacity of the bucket, which starts full.'),
+  tokensPerFill: z
+    .number()
+    .int()
+    .min(1)
+    .default(1)
+    .describe('Tokens added every fillInterval, up to maxTokens.'),
+  fillInterval: duration.describe('At least 50 ms, as Envoy requires.'),
+});
+
+export const LocalRateLimitConfig = z
+  .strictObject({
+    tokenBucket: TokenBucketConfig,
+    descriptors: z
+      .array(
+        z.strictObject({
+          match: RouteMatch.describe('The requests this bucket counts, matched as a route match.'),
+          tokenBucket: TokenBucketConfig,
+        }),
+      )
+      .default([])
+      .describe(
+        "Extra buckets for some requests (Envoy's descriptors, with the rate_limits actions that produce them written as a match). A request takes a token from every descriptor it matches, the slowest-filling first, and then from tokenBucket, as Envoy does by default (always_consume_default_token_bucket); the first empty one rejects it.",
+      ),
+    filterEnabled: percentage('checked against the limit').describe(
+      "Envoy's filter_enabled: share of requests that take a token; the others pass uncounted. Default 100 (Envoy's is 0 when unset: a translator writes it).",
+    ),
+    filterEnforced: percentage('rejected when over the limit').describe(
+      'Envoy\'s filter_enforced: share of over-the-limit requests that are rejected; the others go on and are only counted (weft_rate_limited_total{enforced="false"}). Default 100 (Envoy\'s is 0 when unset).',
+    ),
+    status: z.number().int().min(400).max(599).default(429).describe('The status of a rejection.'),
+    responseHeadersToAdd: z
+      .record(z.string(), z.string())
+      .default({})
+      .describe('Headers set on rejections (Envoy response_headers_to_add with append: false).'),
+    enableXRateLimitHeaders: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Envoy's enable_x_ratelimit_headers: DRAFT_VERSION_03: every response to a checked request carries x-ratelimit-limit (the bucket's maxTokens), x-ratelimit-remaining (tokens left) and x-ratelimit-reset (seconds to the next fill), for the descriptor bucket the request matched, else tokenBucket.",
+      ),
+  })
+  .describe(
+    "Envoy's local rate limit: a token bucket shared by every connection and stream of this proxy (not per connection). A request that finds it empty is answered by the proxy with `status` (429), `weft-error: RATE_LIMITED` and responseHeadersToAdd (gRPC requests: grpc-status 8, RESOURCE_EXHAUSTED), and counted in weft_rate_limited_total. On a route, the bucket is the route's; in an inbound entry's filters, it is the port's, shared by every request to it. Buckets survive config reloads while the filter's place (service, route) and settings are unchanged; a changed setting starts a full bucket. Refill is lazy, on the proxy's monotonic clock.",
+  );
+
+export const OriginMatch = z.strictObject({
+  type: z.enum(['Exact', 'Prefix', 'RegularExpression']).default('Exact'),
+  value: z.string().describe('RegularExpression matches the whole origin.'),
+});
+
+export const CorsConfig = z
+  .strictObject({
+    allowOrigins: z
+      .array(OriginMatch)
+      .default([])
+      .describe('Origins allowed (scheme://host[:port]); a match that accepts "*" allows every origin.'),
+    allowMethods: z
+      .array(z.string())
+      .default([])
+      .describe('Access-Control-Allow-Methods; "*" echoes the requested method.'),
+    allowHeaders: z
+      .array(z.string())
+      .default([])
+      .describe('Access-Control-Allow-Headers; "*" echoes the requested headers.'),
+    exposeHeaders: z
+      .array(z.string())
+      .default([])
+      .describe('Access-Control-Expose-Headers on actual responses.'),
+    maxAge: duration.optional().describe('Access-Control-Max-Age, in whole seconds.'),
+    allowCredentials: z.boolean().default(false).describe('Access-Control-Allow-Credentials: true.'),
+    unmatchedPreflights: z
+      .enum(['FORWARD', 'IGNORE'])
+      .default('FORWARD')
+      .describe(
+        "Istio's unmatchedPreflights: a preflight from an origin that is not allowed goes to the upstream (FORWARD), or is answered 200 by the proxy with no CORS headers (IGNORE).",
+      ),
+  })
+  .describe(
+    "CORS (Istio's CorsPolicy, Envoy's cors filter). A preflight (OPTIONS with Origin and Access-Control-Request-Method) from an allowed origin is answered by the proxy: 200, no body, Access-Control-Allow-Origin (the request's origin), -Allow-Methods, -Allow-Headers, -Max-Age, -Allow-Credentials. Other requests from an allowed origin go on, and their response gets Access-Control-Allow-Origin, -Allow-Credentials and -Expose-Headers. Requests from other origins, or with no Origin, get no CORS headers.",
+  );
+
 export const Filter = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('Fault'), fault: FaultConfig }),
+  z.strictObject({ type: z.literal('LocalRateLimit'), localRateLimit: LocalRateLimitConfig }),
+  z.strictObject({ type: z.literal('CORS'), cors: CorsConfig }),
   z.strictObject({ type: z.literal('RequestHeaderModifier'), requestHeaderModifier: HeaderModifier }),
   z.strictObject({ type: z.literal('ResponseHeaderModifier'), responseHeaderModifier: HeaderModifier }),
   z.strictObject({
@@ -123,7 +244,12 @@ export const Filter = z.discriminatedUnion('type', [
 export const WeightedBackend = z.strictObject({
   backend: z.string().min(1).describe('Name of an entry in `backends`.'),
   weight: z.number().int().min(0).default(1),
-  filters: z.array(Filter).default([]),
+  filters: z
+    .array(Filter)
+    .default([])
+    .describe(
+      "Filters for requests sent to this backend, after the route's. Fault, LocalRateLimit and CORS act on the whole route before a backend is chosen, so they are refused here.",
+    ),
 });
 
 export const Redirect = z.strictObject({
@@ -142,6 +268,71 @@ export const DirectResponse = z.strictObject({
   headers: z.record(z.string(), z.string()).default({}),
 });
 
+/** Envoy's retry conditions (x-envoy-retry-on, x-envoy-retry-grpc-on) that the proxy implements. */
+export const RETRY_CONDITIONS = [
+  '5xx',
+  'gateway-error',
+  'reset',
+  'connect-failure',
+  'retriable-4xx',
+  'refused-stream',
+  'retriable-status-codes',
+  'cancelled',
+  'deadline-exceeded',
+  'internal',
+  'resource-exhausted',
+  'unavailable',
+] as const;
+
+export const Retries = z
+  .strictObject({
+    attempts: z
+      .number()
+      .int()
+      .min(0)
+      .describe(
+        'Retries after the first try (Envoy num_retries, Istio attempts): at most 1 + attempts tries in all. 0 turns retries off.',
+      ),
+    perTryTimeout: duration
+      .optional()
+      .describe(
+        "Timeout of each try, the first included, counted from when the try goes to the endpoint's connection pool (connecting included; for a streamed body, from the body's end) until its response head is passed to the client; it never extends the route timeout, which bounds all tries and back-offs together. A try that runs out is cancelled and retried when retryOn has 5xx, gateway-error or reset (as Envoy does); otherwise, or with no retry left, the client gets 504 PER_TRY_TIMEOUT. Unset or 0: none.",
+      ),
+    retryOn: z
+      .array(
+        z.union([
+          z.enum(RETRY_CONDITIONS),
+          z.number().int().min(100).max(599),
+          z.string().regex(/^[1-5][0-9][0-9]$/),
+        ]),
+      )
+      .describe(
+        'When a failed try is retried, as Envoy\'s retry_on: `5xx` any 5xx response, or no response at all (connect failure, reset, refused stream, per-try timeout); `gateway-error` a 502, 503 or 504, or no response at all; `reset` no response at all; `connect-failure` the connection could not be opened (refused, unreachable, connect timeout, TLS handshake); `refused-stream` an HTTP/2 upstream refused the stream (REFUSED_STREAM or GOAWAY before a response: it did not process the request); `retriable-4xx` a 409; `retriable-status-codes` a status listed in retriableStatusCodes; for gRPC, `cancelled` (1), `deadline-exceeded` (4), `internal` (13), `resource-exhausted` (8) and `unavailable` (14) match the grpc-status of a response that carries no message: in its headers (Trailers-Only, as Envoy checks) or, for a gRPC request, in trailers that follow the headers with no message between (the proxy then holds the response head until the first message). A bare status code (503 or "503"), as Istio accepts, is added to retriableStatusCodes and turns retriable-status-codes on. Istio\'s default when a VirtualService sets no retries is attempts 2 with [connect-failure, refused-stream, unavailable, cancelled, 503].',
+      ),
+    retriableStatusCodes: z
+      .array(z.number().int().min(100).max(599))
+      .default([])
+      .describe("The statuses `retriable-status-codes` retries (Envoy's retriable_status_codes)."),
+    backoff: z
+      .strictObject({
+        baseInterval: duration
+          .default(25)
+          .describe('Back-off base interval (Envoy base_interval, default 25 ms). 0: retry at once.'),
+        maxInterval: duration
+          .optional()
+          .describe(
+            'Cap on the range a back-off is drawn from; default 10 × baseInterval (250 ms with the default base). A value below baseInterval is raised to it.',
+          ),
+      })
+      .default({ baseInterval: 25 })
+      .describe(
+        "Envoy's fully jittered exponential back-off: before retry N the proxy waits a random time in [0, (2^N − 1) × baseInterval), the range capped at maxInterval; with the defaults 0–24 ms before the first retry, 0–74 ms before the second, 0–174 ms before the third, then 0–249 ms. A retry whose back-off would end after the route timeout is not sent: the client gets the failure at once.",
+      ),
+  })
+  .describe(
+    "Retries of failed tries (Istio's HTTPRetry, Envoy's retry policy). A retry goes to another endpoint of the same backend when there is one (Envoy's previous_hosts predicate with 5 host-selection attempts, as Istio configures it), and only while no byte of the response has reached the client and the request body can be sent again (no body, or one the proxy read whole: up to 64 KiB, arriving at once); a body the proxy streams is never retried. The client gets the last try's outcome. Counted in weft_retries_total{reason}. The one retry on a fresh connection after a dead pooled connection (each try may make it) is not a retry attempt.",
+  );
+
 export const Route = z
   .object({
     name: z.string().default(''),
@@ -151,6 +342,13 @@ export const Route = z
     redirect: Redirect.optional(),
     directResponse: DirectResponse.optional(),
     timeout: duration.optional().describe('Whole-request timeout; the proxy answers 504 when it expires.'),
+    retries: Retries.optional(),
+    includeAttemptCount: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Send x-envoy-attempt-count (1 for the first try, 2 for the first retry, …) to the upstream, replacing any value the client sent (Envoy's include_request_attempt_count, which Istio turns on for every sidecar route).",
+      ),
   })
   .refine((r) => [r.backends, r.redirect, r.directResponse].filter((x) => x !== undefined).length === 1, {
     message: 'a route needs exactly one action: backends, redirect or directResponse',
@@ -192,6 +390,87 @@ export const LoadBalancer = z.strictObject({
     .optional(),
 });
 
+export const CircuitBreaker = z.strictObject({
+  maxConnections: z
+    .number()
+    .int()
+    .min(1)
+    .optional()
+    .describe(
+      "Connections open to all the endpoints together (Istio's tcp.maxConnections, Envoy's max_connections). A request that finds none free waits for one (it is pending); an endpoint with no connection at all still gets one, so up to maxConnections plus one per endpoint may be open, as in Envoy. maxConnectionsPerEndpoint applies too. On a tcp backend a connection over the limit is refused: the client's connection is reset.",
+    ),
+  maxPendingRequests: z
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe(
+      'Requests waiting for a connection (queued, or given one that is still connecting), all endpoints together (Istio\'s http.http1MaxPendingRequests, Envoy\'s max_pending_requests); one more is refused with OVERFLOW (kind="pending"). On HTTP/2 only requests sent while a connection is being made wait. 0 refuses every request that finds no connection ready.',
+    ),
+  maxRequests: z
+    .number()
+    .int()
+    .min(1)
+    .optional()
+    .describe(
+      'Requests in flight on connections, all endpoints together, HTTP/1.1 and HTTP/2 alike (Istio\'s http.http2MaxRequests, Envoy\'s max_requests); one more is refused with OVERFLOW (kind="requests").',
+    ),
+  maxRetries: z
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe(
+      'Retries in flight, all endpoints together (Istio\'s http.maxRetries, Envoy\'s max_retries): a retry over it is not sent, the client gets the failure, and weft_upstream_overflow_total{kind="retries"} counts it.',
+    ),
+});
+
+export const OutlierDetection = z.strictObject({
+  consecutive5xx: z
+    .number()
+    .int()
+    .min(0)
+    .default(5)
+    .describe("5xx in a row that eject an endpoint (Istio's consecutive5xxErrors, default 5); 0: off."),
+  consecutiveGatewayErrors: z
+    .number()
+    .int()
+    .min(0)
+    .default(0)
+    .describe(
+      "Gateway errors in a row that eject an endpoint (Istio's consecutiveGatewayErrors); 0 (default): off.",
+    ),
+  interval: duration
+    .default(10000)
+    .describe('How often ejected endpoints whose time is up return to service (default 10 s).'),
+  baseEjectionTime: duration
+    .default(30000)
+    .describe(
+      'An ejection lasts this long times the number of times the endpoint has been ejected (default 30 s).',
+    ),
+  maxEjectionTime: duration
+    .default(300000)
+    .describe(
+      "The longest an ejection lasts (Envoy's max_ejection_time, default 300 s; Istio does not set it).",
+    ),
+  maxEjectionPercent: z
+    .number()
+    .min(0)
+    .max(100)
+    .default(10)
+    .describe(
+      "An endpoint is ejected only if the ejected endpoints, it included, stay within this share (default 10, as Istio documents and Envoy counts it: with fewer than ten endpoints nothing is ejected; Istio's samples set 100).",
+    ),
+  minHealthPercent: z
+    .number()
+    .min(0)
+    .max(100)
+    .default(0)
+    .describe(
+      "When fewer than this share of the endpoints are healthy, balancers ignore ejections and use them all (Envoy's panic threshold, as Istio maps it). 0 (Istio's default): ejections always hold, except that when every endpoint is ejected all of them are used again rather than none (where Envoy answers 503 no healthy upstream).",
+    ),
+});
+
 export const Backend = z.strictObject({
   name: z.string().min(1),
   protocol: z.enum(['http1', 'http2', 'tcp']).default('http1').describe('How the proxy talks to endpoints.'),
@@ -202,6 +481,41 @@ export const Backend = z.strictObject({
     .default(3000)
     .describe('Pooled connections idle longer than this are closed; kept below common app keep-alive (5 s).'),
   maxConnectionsPerEndpoint: z.number().int().min(1).default(64),
+  maxRequestsPerConnection: z
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe(
+      "Requests one upstream connection carries before the proxy closes it; for HTTP/2, streams one session carries before the next request opens a new one (Envoy's max_requests_per_connection, Istio's connectionPool.http.maxRequestsPerConnection). 1 turns keep-alive off. Unset or 0: no limit.",
+    ),
+  circuitBreaker: CircuitBreaker.optional().describe(
+    "Envoy's circuit breaker thresholds (Istio's DestinationRule connectionPool), counted across all the backend's endpoints as Envoy counts them per cluster. A request refused by maxPendingRequests or maxRequests gets 503 with weft-error OVERFLOW (Envoy's response flag UO) and is counted in weft_upstream_overflow_total{backend, kind}; it never reaches an endpoint, so outlier detection does not see it. An unset field is no limit (Istio's default, 2³² − 1).",
+  ),
+  outlierDetection: OutlierDetection.optional().describe(
+    "Outlier detection, Envoy's passive health check (Istio's DestinationRule outlierDetection): an endpoint whose tries end consecutive5xx times in a row with a 5xx, or consecutiveGatewayErrors times with a gateway error (502, 503, 504, or no response at all: connect failure, reset, timeout), is ejected at once, and no balancer picks it until a sweep (every interval) finds that baseEjectionTime × the number of times it was ejected (at most maxEjectionTime) has passed. Ejections hold across config reloads for the endpoints that stay. Counted in weft_outlier_ejections_total{backend} and weft_outlier_ejected{backend}.",
+  ),
+  retryBudget: z
+    .strictObject({
+      percent: z
+        .number()
+        .min(0)
+        .max(100)
+        .default(20)
+        .describe(
+          'Retries in flight, as a percentage of the requests in flight (Envoy budget_percent, default 20).',
+        ),
+      minRetryConcurrency: z
+        .number()
+        .int()
+        .min(0)
+        .default(3)
+        .describe('Retries in flight allowed whatever the load (Envoy min_retry_concurrency, default 3).'),
+    })
+    .optional()
+    .describe(
+      "Envoy's retry budget: the retries in flight to this backend, from every route, may not exceed max(minRetryConcurrency, ⌊percent % × the requests in flight to its endpoints⌋). A retry is in flight from the moment it is decided (its back-off included) until its try gets a response head or fails. A retry the budget refuses is not sent: the client gets the failure that would have been retried, and weft_retry_budget_exhausted_total counts it. With a budget, circuitBreaker.maxRetries is ignored, as Envoy ignores max_retries; without one, maxRetries limits retries in flight (unset: no limit, as Istio leaves Envoy's max_retries at 2³² − 1).",
+    ),
 });
 
 export const Outbound = z.strictObject({
@@ -246,6 +560,12 @@ export const Inbound = z.strictObject({
     .describe('The local application port.'),
   targetProtocol: z.enum(['http1', 'http2']).optional().describe('Defaults to the downstream protocol.'),
   timeout: duration.optional(),
+  filters: z
+    .array(Filter)
+    .default([])
+    .describe(
+      "Filters for every HTTP request to this port, ahead of any route's own (Envoy's HTTP filters on the inbound listener, which Istio's EnvoyFilter patches at SIDECAR_INBOUND): a LocalRateLimit here is one bucket for the whole port, whatever the path or protocol. Not applied to tcp/opaque traffic.",
+    ),
   mtls: z
     .enum(['PERMISSIVE', 'STRICT', 'DISABLE'])
     .default('PERMISSIVE')
@@ -358,9 +678,13 @@ export type RouteConfig = z.output<typeof Route>;
 export type RouteMatchConfig = z.output<typeof RouteMatch>;
 export type FilterConfig = z.output<typeof Filter>;
 export type BackendConfig = z.output<typeof Backend>;
+export type CircuitBreakerConfig = z.output<typeof CircuitBreaker>;
+export type OutlierDetectionConfig = z.output<typeof OutlierDetection>;
 export type EndpointConfig = z.output<typeof Endpoint>;
 export type OutboundConfig = z.output<typeof Outbound>;
 export type InboundConfig = z.output<typeof Inbound>;
 export type LoadBalancerConfig = z.output<typeof LoadBalancer>;
 export type WeightedBackendConfig = z.output<typeof WeightedBackend>;
 export type ProtocolName = z.output<typeof Protocol>;
+export type RetriesConfig = z.output<typeof Retries>;
+export type RetryCondition = (typeof RETRY_CONDITIONS)[number];

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import type { ConfigIssue } from '../../core/errors.ts';
 import { type Schema, validateAgainst } from './json-schema.ts';
 import schemaJson from './schema.json' with { type: 'json' };
-import type { FilterConfig, ProxyConfig } from './schema.ts';
+import type { FilterConfig, ProxyConfig, RouteMatchConfig } from './schema.ts';
 
 const schema = schemaJson as unknown as Schema;
 
@@ -84,6 +84,7 @@ function validateReferences(config: ProxyConfig): ConfigIssue[] {
   }
   const inboundPorts = new Map<number, number>();
   config.inbound.forEach((ib, i) => {
+    checkFilters(ib.filters, `inbound.${i}.filters`);
     if (ib.listen) {
       claim(ib.listen.address, ib.listen.port, `inbound.${i}.listen`);
       return;
@@ -109,7 +110,7 @@ function validateReferences(config: ProxyConfig): ConfigIssue[] {
       claim(ob.listen.address, ob.listen.port, `outbound.${i}.listen`);
     ob.tcpBackends.forEach((wb, k) => {
       checkBackend(wb.backend, `outbound.${i}.tcpBackends.${k}.backend`);
-      checkFilters(wb.filters, `outbound.${i}.tcpBackends.${k}.filters`);
+      checkFilters(wb.filters, `outbound.${i}.tcpBackends.${k}.filters`, true);
     });
     ob.routes.forEach((r, j) => {
       const actions = [r.backends, r.redirect, r.directResponse].filter((x) => x !== undefined).length;
@@ -122,23 +123,10 @@ function validateReferences(config: ProxyConfig): ConfigIssue[] {
       checkFilters(r.filters, `outbound.${i}.routes.${j}.filters`);
       r.backends?.forEach((wb, k) => {
         checkBackend(wb.backend, `outbound.${i}.routes.${j}.backends.${k}.backend`);
-        checkFilters(wb.filters, `outbound.${i}.routes.${j}.backends.${k}.filters`);
+        checkFilters(wb.filters, `outbound.${i}.routes.${j}.backends.${k}.filters`, true);
       });
       r.matches.forEach((m, k) => {
-        const base = `outbound.${i}.routes.${j}.matches.${k}`;
-        if (m.path?.type === 'RegularExpression') checkRegex(m.path.value, `${base}.path.value`);
-        if (m.path && m.path.type !== 'RegularExpression' && !m.path.value.startsWith('/'))
-          issues.push({
-            code: 'CONFIG_SCHEMA',
-            path: `${base}.path.value`,
-            message: 'path must start with "/"',
-          });
-        m.headers.forEach((h, n) => {
-          checkValueMatch(h, `${base}.headers.${n}`);
-        });
-        m.queryParams.forEach((q, n) => {
-          checkValueMatch(q, `${base}.queryParams.${n}`);
-        });
+        checkMatch(m, `outbound.${i}.routes.${j}.matches.${k}`);
       });
     });
   });
@@ -152,19 +140,77 @@ function validateReferences(config: ProxyConfig): ConfigIssue[] {
         message: `backend "${name}" is not defined in backends`,
       });
   }
-  // Filters that name a backend (RequestMirror) need it to exist and to speak HTTP.
-  function checkFilters(filters: readonly FilterConfig[], path: string) {
+  // Filters that name a backend (RequestMirror) need it to exist and to speak HTTP; the filters that act on
+  // a whole request before the route (Fault, LocalRateLimit, CORS) belong to a route or an inbound entry.
+  function checkFilters(filters: readonly FilterConfig[], path: string, onBackend = false) {
     filters.forEach((f, n) => {
+      const at = `${path}.${n}`;
+      if (onBackend && (f.type === 'Fault' || f.type === 'LocalRateLimit' || f.type === 'CORS')) {
+        issues.push({
+          code: 'CONFIG_SCHEMA',
+          path: `${at}.type`,
+          message: `a ${f.type} filter applies to a whole route (or an inbound entry), not to one of its backends`,
+        });
+        return;
+      }
+      if (f.type === 'Fault') checkFault(f.fault, `${at}.fault`);
+      else if (f.type === 'LocalRateLimit') checkRateLimit(f.localRateLimit, `${at}.localRateLimit`);
+      else if (f.type === 'CORS')
+        f.cors.allowOrigins.forEach((o, k) => {
+          if (o.type === 'RegularExpression') checkRegex(o.value, `${at}.cors.allowOrigins.${k}.value`);
+        });
       if (f.type !== 'RequestMirror') return;
-      const at = `${path}.${n}.requestMirror.backend`;
+      const mirrorAt = `${at}.requestMirror.backend`;
       const name = f.requestMirror.backend;
-      checkBackend(name, at);
+      checkBackend(name, mirrorAt);
       if (config.backends.some((b) => b.name === name && b.protocol === 'tcp'))
         issues.push({
           code: 'CONFIG_SCHEMA',
-          path: at,
+          path: mirrorAt,
           message: `backend "${name}" is a tcp backend; a mirror needs an HTTP backend`,
         });
+    });
+  }
+  function checkFault(fault: Extract<FilterConfig, { type: 'Fault' }>['fault'], path: string) {
+    if (fault.delay === undefined && fault.abort === undefined)
+      issues.push({ code: 'CONFIG_SCHEMA', path, message: 'a Fault filter needs delay, abort or both' });
+    const abort = fault.abort;
+    if (abort && (abort.httpStatus === undefined) === (abort.grpcStatus === undefined))
+      issues.push({
+        code: 'CONFIG_SCHEMA',
+        path: `${path}.abort`,
+        message: 'an abort needs exactly one of httpStatus and grpcStatus',
+      });
+  }
+  function checkRateLimit(
+    limit: Extract<FilterConfig, { type: 'LocalRateLimit' }>['localRateLimit'],
+    path: string,
+  ) {
+    const checkBucket = (b: { fillInterval: number }, at: string) => {
+      // Envoy refuses a fill timer under 50 ms: a shorter interval is a rate better written per second.
+      if (b.fillInterval < 50)
+        issues.push({ code: 'CONFIG_SCHEMA', path: `${at}.fillInterval`, message: 'must be at least 50ms' });
+    };
+    checkBucket(limit.tokenBucket, `${path}.tokenBucket`);
+    limit.descriptors.forEach((d, k) => {
+      const at = `${path}.descriptors.${k}`;
+      checkBucket(d.tokenBucket, `${at}.tokenBucket`);
+      checkMatch(d.match, `${at}.match`);
+    });
+  }
+  function checkMatch(m: RouteMatchConfig, base: string) {
+    if (m.path?.type === 'RegularExpression') checkRegex(m.path.value, `${base}.path.value`);
+    if (m.path && m.path.type !== 'RegularExpression' && !m.path.value.startsWith('/'))
+      issues.push({
+        code: 'CONFIG_SCHEMA',
+        path: `${base}.path.value`,
+        message: 'path must start with "/"',
+      });
+    m.headers.forEach((h, n) => {
+      checkValueMatch(h, `${base}.headers.${n}`);
+    });
+    m.queryParams.forEach((q, n) => {
+      checkValueMatch(q, `${base}.queryParams.${n}`);
     });
   }
   function checkRegex(source: string, path: string) {

@@ -4,24 +4,23 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { MetricsRegistry } from '../metrics/index.ts';
 import {
+  type Admission,
   buildFilter,
   composeFilters,
   type FilterContext,
   type HeaderMap,
+  type Hold,
   type HttpFilter,
+  type LocalReply,
   type RequestBody,
   type UpstreamRequest,
+  type Verdict,
 } from './index.ts';
+import { testContext } from './testing.ts';
 
 /** No backends: enough for the filters that use nothing from the proxy. */
-const context: FilterContext = {
-  backend: () => undefined,
-  random: Math.random,
-  metrics: new MetricsRegistry(),
-  timeoutMs: 0,
-};
+const context: FilterContext = testContext();
 
 function upstream(): UpstreamRequest {
   return {
@@ -128,5 +127,79 @@ describe('composeFilters', () => {
     chain.onRequest?.(upstream());
     chain.onResponse?.(204, {});
     assert.deepEqual(calls, ['req:a', 'req:b', 'req:c', 'res:a:204', 'res:c:204']);
+  });
+
+  test('admit filters: the first reply ends the phase, holds add up and delay a later reply', () => {
+    const reply: LocalReply = {
+      kind: 'reply',
+      status: 429,
+      code: 'RATE_LIMITED',
+      grpcStatus: 8,
+      headers: undefined,
+    };
+    const hold = (ms: number): Hold => ({ kind: 'hold', ms, reply: undefined });
+    const calls: string[] = [];
+    const f = (name: string, v: Verdict | undefined): HttpFilter => ({
+      onAdmit: () => {
+        calls.push(name);
+        return v;
+      },
+    });
+    const admission = (): Admission => ({
+      request: { method: 'GET', path: '/', query: '', headers: {} },
+      responseHeaders: undefined,
+    });
+    const only = f('only', undefined).onAdmit;
+    assert.equal(composeFilters([{ onAdmit: only }]).onAdmit, only);
+    assert.equal(composeFilters([{ onRequest: () => {} }]).onAdmit, undefined);
+
+    assert.equal(
+      composeFilters([f('a', undefined), f('b', reply), f('c', hold(5))]).onAdmit?.(admission()),
+      reply,
+    );
+    assert.deepEqual(calls, ['a', 'b']);
+    assert.deepEqual(composeFilters([f('a', hold(5)), f('b', hold(7))]).onAdmit?.(admission()), hold(12));
+    assert.deepEqual(composeFilters([f('a', hold(5)), f('b', reply)]).onAdmit?.(admission()), {
+      kind: 'hold',
+      ms: 5,
+      reply,
+    });
+    assert.equal(composeFilters([f('a', undefined), f('b', undefined)]).onAdmit?.(admission()), undefined);
+  });
+
+  test('builds the admit filters from their configs', () => {
+    const built = [
+      buildFilter({ type: 'Fault', fault: { abort: { httpStatus: 503, percentage: 100 } } }, context),
+      buildFilter(
+        {
+          type: 'LocalRateLimit',
+          localRateLimit: {
+            tokenBucket: { maxTokens: 1, tokensPerFill: 1, fillInterval: 1000 },
+            descriptors: [],
+            filterEnabled: 100,
+            filterEnforced: 100,
+            status: 429,
+            responseHeadersToAdd: {},
+            enableXRateLimitHeaders: false,
+          },
+        },
+        context,
+      ),
+      buildFilter(
+        {
+          type: 'CORS',
+          cors: {
+            allowOrigins: [],
+            allowMethods: [],
+            allowHeaders: [],
+            exposeHeaders: [],
+            allowCredentials: false,
+            unmatchedPreflights: 'FORWARD',
+          },
+        },
+        context,
+      ),
+    ];
+    for (const f of built) assert.equal(typeof f.onAdmit, 'function');
   });
 });

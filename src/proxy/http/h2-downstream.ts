@@ -46,6 +46,11 @@ export class H2Downstream implements DownstreamResponse {
     if (headers) for (const name in headers) this.#head[name] = headers[name] as string | string[] | number;
   }
 
+  /** Before writeHead: a header that writeHead's own headers may replace (filters' response headers). */
+  setHeader(name: string, value: string): void {
+    this.#head[name] = value;
+  }
+
   #respond(endStream: boolean): boolean {
     if (this.#responded) return true;
     const stream = this.stream;

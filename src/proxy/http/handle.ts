@@ -6,13 +6,14 @@
 import type { IncomingMessage } from 'node:http';
 import { modifyPath, type UpstreamRequest } from '../filters/index.ts';
 import { PEER, type PeerSocket } from '../mtls/index.ts';
-import type { RequestView } from '../router/index.ts';
+import type { RequestView, RouteEntry } from '../router/index.ts';
 import type { ProxyRuntime } from '../runtime.ts';
 import type { CompiledRoute, CompiledService, RouteAction, Snapshot } from '../snapshot/index.ts';
 import { ORIGINAL_PROTOCOL } from '../upstream/http2/pool.ts';
 import type { DispatchOptions } from '../upstream/types.ts';
+import { admitRequest } from './admit.ts';
 import { readBody } from './body.ts';
-import { EXCHANGE, Exchange } from './exchange.ts';
+import { ATTEMPT_COUNT, EXCHANGE, Exchange } from './exchange.ts';
 import { isGrpc, parseGrpcTimeout } from './grpc.ts';
 import { H2Downstream } from './h2-downstream.ts';
 import { authorityOf, copyRequestHeaders } from './headers.ts';
@@ -80,6 +81,33 @@ export function handleRequest(
     service.unrouted.record(method, status, performance.now() - start, 'NO_ROUTE');
     return;
   }
+  // Filters that answer or hold the request themselves (fault injection, local rate limits, CORS), once
+  // per request before the route acts; undefined on the common path. See admit.ts.
+  const admit = entry.route.admit;
+  if (
+    admit !== undefined &&
+    admitRequest(admit, view, grpc, res, method, start, () =>
+      serve(rt, service, entry, view, url, authority, method, grpc, start, req, res),
+    )
+  )
+    return;
+  serve(rt, service, entry, view, url, authority, method, grpc, start, req, res);
+}
+
+/** What the route does with a request that its admit filters let through. */
+function serve(
+  rt: ProxyRuntime,
+  service: CompiledService,
+  entry: RouteEntry<CompiledRoute>,
+  view: RequestView,
+  url: string,
+  authority: string,
+  method: string,
+  grpc: boolean,
+  start: number,
+  req: DownstreamRequest,
+  res: DownstreamResponse,
+): void {
   const route = entry.route;
   const action = route.action;
   if (action.kind === 'direct') {
@@ -133,7 +161,8 @@ function forward(
   }
   const backend = rb.backend;
   const sourceIp = req.socket?.remoteAddress;
-  const endpoint = backend.balancer.pick(backend.hashKey ? backend.hashKey(view, sourceIp) : undefined);
+  const hashKey = backend.hashKey ? backend.hashKey(view, sourceIp) : undefined;
+  const endpoint = backend.balancer.pick(hashKey);
   if (!endpoint?.upstream.pool) {
     const status = respondError(res, 'NO_ENDPOINT', grpc, `backend ${backend.name} has no endpoints`);
     rb.metrics.record(method, status, performance.now() - start, 'NO_ENDPOINT');
@@ -171,6 +200,8 @@ function forward(
     delete up.headers[ORIGINAL_PROTOCOL];
   }
   if (up.authority) up.headers.host = up.authority;
+  // Envoy's include_request_attempt_count replaces whatever the client sent; retries count on (exchange.ts).
+  if (route.includeAttemptCount) up.headers[ATTEMPT_COUNT] = '1';
   if (backend.protocol === 'http2' && grpc) up.headers.te = 'trailers';
   else delete up.headers.te;
 
@@ -187,6 +218,11 @@ function forward(
   }
   if (timeout > 0) {
     ex.timer = setTimeout(() => ex.abort('TIMEOUT'), timeout);
+  }
+  const retry = ex.retry;
+  if (retry !== undefined) {
+    if (timeout > 0) retry.deadline = start + timeout;
+    retry.hashKey = hashKey;
   }
   // Filters that need the final request and its body (RequestMirror); undefined on the common path.
   const onDispatch = rb.chain.onDispatch;

@@ -198,6 +198,12 @@ export class FastResponse implements DownstreamResponse {
     }
   }
 
+  /** Before writeHead: a header that writeHead's own headers may replace (filters' response headers). */
+  setHeader(name: string, value: string): void {
+    if (this.#headers === undefined) this.#headers = {};
+    this.#headers[name] = value;
+  }
+
   #head(bodyLength: number | undefined): string {
     const status = this.statusCode;
     let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n`;

@@ -14,6 +14,12 @@ export interface DownstreamResponse {
   readonly headersSent: boolean;
   readonly writableFinished: boolean;
   writeHead(status: number, headers?: Record<string, string | string[] | number>): unknown;
+  /**
+   * Sets a header before the head is written (filters' response headers, http/admit.ts). Headers later
+   * given to writeHead are merged in and take precedence, as node:http does it. Every writer on the
+   * request path has it; it is optional only so that test doubles need not.
+   */
+  setHeader?(name: string, value: string): unknown;
   write(chunk: Buffer): boolean;
   end(chunk?: Buffer | string): unknown;
   addTrailers(headers: Record<string, string | string[]>): void;

@@ -12,8 +12,15 @@ import type {
   RouteConfig,
   WeightedBackendConfig,
 } from '../../api/index.ts';
-import { buildFilter, composeFilters, type FilterContext, type HttpFilter } from '../filters/index.ts';
+import {
+  buildFilter,
+  composeFilters,
+  type FilterContext,
+  FilterStateCache,
+  type HttpFilter,
+} from '../filters/index.ts';
 import { type MetricsRegistry, PeerRequestCounters, RequestMetrics } from '../metrics/index.ts';
+import { compileRetryPolicy, RetryBudget, RetryMetrics, type RetryPolicy } from '../retry/index.ts';
 import { type RequestView, Router } from '../router/index.ts';
 import { createBalancer, type Random, type WeightedEndpoint } from '../upstream/balancers/index.ts';
 import type { Upstream, UpstreamCache } from '../upstream/upstream.ts';
@@ -30,9 +37,16 @@ export interface CompileDeps {
   upstreams: UpstreamCache;
   metrics: MetricsRegistry;
   random?: Random;
+  /** State filters keep across snapshots (token buckets), one per proxy; without it, state starts afresh. */
+  filterState?: FilterStateCache;
+  /** The filters' clock in milliseconds (monotonic); performance.now unless injected. */
+  now?: () => number;
 }
 
-export function compileSnapshot(config: ProxyConfig, deps: CompileDeps): Snapshot {
+export function compileSnapshot(config: ProxyConfig, input: CompileDeps): Snapshot {
+  // Each compile is a generation of the filter state cache (filters/state.ts).
+  const deps: CompileDeps = { ...input, filterState: input.filterState ?? new FilterStateCache() };
+  deps.filterState?.begin();
   const random = deps.random ?? Math.random;
   const acquired: Upstream[] = [];
   const backends = new Map<string, CompiledBackend>();
@@ -55,7 +69,7 @@ export function compileSnapshot(config: ProxyConfig, deps: CompileDeps): Snapsho
   const inbound = new Map<string, CompiledService>();
   const inboundByPort = new Map<number, CompiledService>();
   for (const ib of config.inbound) {
-    const svc = compileInbound(ib, config, deps, acquired, random);
+    const svc = compileInbound(ib, backends, config, deps, acquired, random);
     inbound.set(ib.name, svc);
     if (!ib.listen) inboundByPort.set(ib.target.port, svc);
   }
@@ -112,24 +126,34 @@ function compileBackend(
   random: Random,
   multiplex = false,
 ): CompiledBackend {
+  // Circuit breaker and outlier detection: the backend's state outside the snapshot, updated in place.
+  const state = deps.upstreams.backend(b, deps.metrics);
   const endpoints: WeightedEndpoint[] = b.endpoints.map((e) => {
-    const upstream = deps.upstreams.acquire(e.address, e.port, {
-      protocol: b.protocol,
-      connectTimeout: b.connectTimeout,
-      idleTimeout: b.idleTimeout,
-      maxConnections: b.maxConnectionsPerEndpoint,
-      identity: e.identity,
-      multiplex: multiplex && e.identity !== undefined && b.protocol === 'http1',
-    });
+    const upstream = deps.upstreams.acquire(
+      e.address,
+      e.port,
+      {
+        protocol: b.protocol,
+        connectTimeout: b.connectTimeout,
+        idleTimeout: b.idleTimeout,
+        maxConnections: b.maxConnectionsPerEndpoint,
+        identity: e.identity,
+        multiplex: multiplex && e.identity !== undefined && b.protocol === 'http1',
+        maxRequestsPerConnection: b.maxRequestsPerConnection,
+      },
+      state,
+    );
     acquired.push(upstream);
     return { upstream, weight: e.weight, labels: e.labels, id: `${e.address}:${e.port}` };
   });
+  state.setHosts(endpoints.map((e) => e.upstream.health));
   return {
     name: b.name,
     protocol: b.protocol,
     endpoints,
-    balancer: createBalancer(b.loadBalancer, endpoints, random),
+    balancer: createBalancer(b.loadBalancer, endpoints, random, state.ejections),
     hashKey: compileHashKey(b),
+    retryBudget: b.retryBudget ? new RetryBudget(b.retryBudget, endpoints) : undefined,
   };
 }
 
@@ -172,11 +196,20 @@ function buildFilters(filters: readonly FilterConfig[], context: FilterContext):
 /** What filters may use when built for one route (or a tcp service, whose filters never run). */
 function filterContext(
   backends: ReadonlyMap<string, CompiledBackend>,
-  metrics: MetricsRegistry,
+  deps: CompileDeps,
   random: Random,
   timeoutMs: number,
+  labels: FilterContext['labels'],
 ): FilterContext {
-  return { backend: (name) => backends.get(name), random, metrics, timeoutMs };
+  return {
+    backend: (name) => backends.get(name),
+    random,
+    metrics: deps.metrics,
+    timeoutMs,
+    now: deps.now ?? (() => performance.now()),
+    labels,
+    state: deps.filterState ?? new FilterStateCache(),
+  };
 }
 
 /**
@@ -191,15 +224,25 @@ function compileWeighted(
   metrics: MetricsRegistry,
   random: Random,
   context: FilterContext,
+  retry?: { policy: RetryPolicy; attemptCount: boolean },
 ): { backends: RouteBackend[]; pick: () => RouteBackend | undefined } {
   const out: RouteBackend[] = list
     .filter((wb) => wb.weight > 0)
-    .map((wb) => ({
-      backend: backends.get(wb.backend) as CompiledBackend,
-      weight: wb.weight,
-      chain: composeFilters([...routeFilters, ...buildFilters(wb.filters, context)]),
-      metrics: new RequestMetrics(metrics, labels(wb.backend)),
-    }));
+    .map((wb) => {
+      const backend = backends.get(wb.backend) as CompiledBackend;
+      return {
+        backend,
+        weight: wb.weight,
+        chain: composeFilters([...routeFilters, ...buildFilters(wb.filters, context)]),
+        metrics: new RequestMetrics(metrics, labels(wb.backend)),
+        retry: retry && {
+          policy: retry.policy,
+          metrics: new RetryMetrics(metrics, labels(wb.backend)),
+          budget: backend.retryBudget,
+          attemptCount: retry.attemptCount,
+        },
+      };
+    });
   const total = out.reduce((a, b) => a + b.weight, 0);
   if (out.length === 0) return { backends: out, pick: () => undefined };
   if (out.length === 1) {
@@ -226,6 +269,7 @@ function compileRoutes(
   config: ProxyConfig,
   deps: CompileDeps,
   random: Random,
+  leading: readonly HttpFilter[] = [],
 ): Array<{ route: CompiledRoute; matches: RouteConfig['matches'] }> {
   return routes.map((r, i) => {
     const name = r.name || `${svc.name}-${i}`;
@@ -236,13 +280,29 @@ function compileRoutes(
       backend,
     });
     const timeoutMs = r.timeout ?? config.settings.requestTimeout;
-    const context = filterContext(backends, deps.metrics, random, timeoutMs);
-    const routeFilters = buildFilters(r.filters, context);
+    const context = filterContext(backends, deps, random, timeoutMs, {
+      direction: svc.direction,
+      service: svc.name,
+      route: name,
+    });
+    // `leading`: the inbound entry's filters, built once for the port and shared by its routes.
+    const routeFilters = [...leading, ...buildFilters(r.filters, context)];
     let action: CompiledRoute['action'];
     if (r.backends) {
       action = {
         kind: 'backends',
-        ...compileWeighted(r.backends, routeFilters, backends, labels, deps.metrics, random, context),
+        ...compileWeighted(
+          r.backends,
+          routeFilters,
+          backends,
+          labels,
+          deps.metrics,
+          random,
+          context,
+          r.retries && r.retries.attempts > 0
+            ? { policy: compileRetryPolicy(r.retries, random), attemptCount: r.includeAttemptCount }
+            : undefined,
+        ),
       };
     } else if (r.redirect) {
       action = {
@@ -271,7 +331,21 @@ function compileRoutes(
         metrics: new RequestMetrics(deps.metrics, labels('-')),
       };
     }
-    return { route: { name, action, chain: composeFilters(routeFilters), timeoutMs }, matches: r.matches };
+    const chain = composeFilters(routeFilters);
+    return {
+      route: {
+        name,
+        action,
+        chain,
+        admit: chain.onAdmit && {
+          run: chain.onAdmit,
+          metrics: new RequestMetrics(deps.metrics, labels('-')),
+        },
+        timeoutMs,
+        includeAttemptCount: r.includeAttemptCount,
+      },
+      matches: r.matches,
+    };
   });
 }
 
@@ -291,7 +365,7 @@ function compileOutbound(
     (backend) => ({ direction: 'outbound', service: ob.name, route: 'tcp', backend }),
     deps.metrics,
     random,
-    filterContext(backends, deps.metrics, random, 0),
+    filterContext(backends, deps, random, 0, { direction: 'outbound', service: ob.name, route: 'tcp' }),
   );
   return {
     name: ob.name,
@@ -315,6 +389,7 @@ function compileOutbound(
 /** An inbound port is a service with one catch-all route to the local application. */
 function compileInbound(
   ib: InboundConfig,
+  allBackends: ReadonlyMap<string, CompiledBackend>,
   config: ProxyConfig,
   deps: CompileDeps,
   acquired: Upstream[],
@@ -323,6 +398,15 @@ function compileInbound(
   const svc = { name: ib.name, direction: 'inbound' as const };
   const opaque = ib.protocol === 'tcp' || ib.protocol === 'opaque';
   const downstreamH2 = ib.protocol === 'http2' || ib.protocol === 'grpc';
+  // The entry's filters are built once, so both HTTP variants below share them (one rate-limit bucket).
+  const leading = buildFilters(
+    ib.filters,
+    filterContext(allBackends, deps, random, ib.timeout ?? 0, {
+      direction: 'inbound',
+      service: ib.name,
+      route: 'inbound',
+    }),
+  );
   const target = (protocol: 'http1' | 'http2' | 'tcp') => {
     const name = `inbound|${ib.name}|${protocol}`;
     const backend = compileBackend(
@@ -346,10 +430,11 @@ function compileInbound(
       filters: [],
       backends: [{ backend: name, weight: 1, filters: [] }],
       timeout: ib.timeout ?? 0,
+      includeAttemptCount: false,
     };
     return {
       backends,
-      router: new Router(compileRoutes(svc, [route], backends, config, deps, random), 'declared'),
+      router: new Router(compileRoutes(svc, [route], backends, config, deps, random, leading), 'declared'),
       name,
     };
   };
@@ -364,7 +449,7 @@ function compileInbound(
     () => ({ direction: 'inbound', service: ib.name, route: 'tcp', backend: 'local' }),
     deps.metrics,
     random,
-    filterContext(main.backends, deps.metrics, random, 0),
+    filterContext(main.backends, deps, random, 0, { direction: 'inbound', service: ib.name, route: 'tcp' }),
   );
   return {
     name: ib.name,

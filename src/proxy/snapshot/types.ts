@@ -3,8 +3,9 @@
  * start and finishes on it, so a reload never changes a request half-way.
  */
 import type { InboundConfig, ProxyConfig } from '../../api/index.ts';
-import type { FilterChain } from '../filters/index.ts';
+import type { AdmitPhase, FilterChain } from '../filters/index.ts';
 import type { PeerRequestCounters, RequestMetrics } from '../metrics/index.ts';
+import type { RetryBudget, RouteRetry } from '../retry/index.ts';
 import type { RequestView, Router } from '../router/index.ts';
 import type { Balancer, WeightedEndpoint } from '../upstream/balancers/index.ts';
 import type { Upstream } from '../upstream/upstream.ts';
@@ -16,6 +17,8 @@ export interface CompiledBackend {
   balancer: Balancer;
   /** Extracts the consistent-hash key, or undefined for balancers that need none. */
   hashKey: ((req: RequestView, sourceIp: string | undefined) => string | undefined) | undefined;
+  /** The backend's retry budget (shared by every route's retries to it); undefined when it has none. */
+  retryBudget?: RetryBudget | undefined;
 }
 
 export interface RouteBackend {
@@ -24,6 +27,8 @@ export interface RouteBackend {
   /** Route filters followed by this backend's own filters. */
   chain: FilterChain;
   metrics: RequestMetrics;
+  /** The route's retry policy with this backend's metrics and budget; undefined when the route has none. */
+  retry?: RouteRetry | undefined;
 }
 
 export type RouteAction =
@@ -49,7 +54,11 @@ export interface CompiledRoute {
   name: string;
   action: RouteAction;
   chain: FilterChain;
+  /** Filters that may answer or hold a request before the route acts (fault, rate limit, CORS). */
+  admit?: AdmitPhase | undefined;
   timeoutMs: number;
+  /** Send x-envoy-attempt-count upstream (Envoy's include_request_attempt_count). */
+  includeAttemptCount?: boolean;
 }
 
 export interface CompiledService {

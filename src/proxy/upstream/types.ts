@@ -47,6 +47,14 @@ export interface UpstreamPool {
 export const STALE_CONNECTION = 'WEFT_STALE_CONNECTION';
 export const CONNECT_TIMEOUT = 'WEFT_CONNECT_TIMEOUT';
 export const UPSTREAM_PROTOCOL_ERROR = 'WEFT_UPSTREAM_PROTOCOL';
+/** The backend's circuit breaker refused the request (weft-error OVERFLOW): it never left the proxy. */
+export const OVERFLOW = 'WEFT_OVERFLOW';
+
+/**
+ * How one try at an endpoint ended, for outlier detection: the status of the response head, or a failure
+ * before one (a connect failure, a reset or close by the upstream, a timeout).
+ */
+export type TryOutcome = number | 'connect-failure' | 'reset' | 'timeout';
 
 /**
  * Whether a failed request may be sent once more on a fresh connection (`fresh`): the pooled connection it

@@ -18,6 +18,7 @@ import {
   type UpstreamPool,
 } from '../../upstream/types.ts';
 import type { Upstream } from '../../upstream/upstream.ts';
+import { testContext } from '../testing.ts';
 import type { FilterContext, HttpFilter, RequestBody, UpstreamRequest } from '../types.ts';
 import { MAX_INFLIGHT, type MirrorResult, requestMirror, shadowHost, TEE_BACKLOG_LIMIT } from './index.ts';
 import { Tee } from './tee.ts';
@@ -62,7 +63,7 @@ function setup(
   const upstream = { pool, active: 0, observe() {} } as unknown as Upstream;
   const endpoint: WeightedEndpoint = { upstream, weight: 1, labels: {}, id: '127.0.0.1:1' };
   let endpoints = [endpoint];
-  const context: FilterContext = {
+  const context: FilterContext = testContext({
     backend: (name) =>
       name === 'shadow'
         ? { name, protocol: options.protocol ?? 'http1', balancer: { pick: () => endpoints[0] } }
@@ -70,7 +71,7 @@ function setup(
     random: options.random ?? Math.random,
     metrics,
     timeoutMs: options.timeoutMs ?? 1000,
-  };
+  });
   const filter: HttpFilter = requestMirror.build(
     { backend: 'shadow', percent: options.percent ?? 100 },
     context,

@@ -19,6 +19,16 @@ export interface Balancer {
 
 export type Random = () => number;
 
+/**
+ * What a balancer needs from outlier detection (../outlier.ts): ejected endpoints have
+ * `upstream.health.ejected` set, and `generation` changes whenever that set does.
+ */
+export interface EjectionView {
+  readonly generation: number;
+  /** Below this share of healthy endpoints (percent) ejections are ignored: Envoy's panic threshold. */
+  readonly minHealthPercent: number;
+}
+
 /** Picks by weight with one random draw; shared by the balancers that need a weighted choice. */
 export function createWeightedPicker(
   endpoints: readonly WeightedEndpoint[],

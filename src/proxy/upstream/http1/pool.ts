@@ -8,10 +8,18 @@
  * proxy already has validated headers from node:http and only needs framing. This client writes the
  * request head as one string and parses the response head with one search for CRLFCRLF (parser.ts).
  * HTTP/2 endpoints have their own client (../http2/).
+ *
+ * The backend's circuit breaker (../circuit-breaker.ts) is counted here, as Envoy counts it in its
+ * connection pools: a request is pending from the moment it has no connected socket to go out on (queued,
+ * or given a connection still connecting) and active from the moment it is written to a connected one.
+ * The pool also reports to its endpoint's outlier detection what only it can tell apart: the status of
+ * each response head, and failures that came from the endpoint (connect failures, resets) rather than
+ * from the proxy cancelling the request.
  */
 import net from 'node:net';
 import type { Readable } from 'node:stream';
 import { isRequestTarget } from '../../http/syntax.ts';
+import { CircuitBreaker } from '../circuit-breaker.ts';
 import {
   CONNECT_TIMEOUT,
   codedError,
@@ -20,8 +28,10 @@ import {
   type DispatchHandler,
   type DispatchOptions,
   type HeaderValues,
+  OVERFLOW,
   readyEvent,
   STALE_CONNECTION,
+  type TryOutcome,
   type UpstreamPool,
 } from '../types.ts';
 import { ResponseParser } from './parser.ts';
@@ -32,7 +42,21 @@ export interface Http1PoolOptions {
   maxConnections: number;
   /** Opens a connection (plaintext or mutual TLS); plaintext TCP by default. */
   dial?: Dial | undefined;
+  /** Requests one connection carries before it is closed; 0 or unset: no limit. */
+  maxRequestsPerConnection?: number | undefined;
+  /** The backend's circuit breaker, shared by the pools of all its endpoints; none: no limits. */
+  breaker?: CircuitBreaker | undefined;
+  /** Where the outcome of each try at this endpoint goes (outlier detection). */
+  report?: ((outcome: TryOutcome) => void) | undefined;
 }
+
+/** How a connection failed: while connecting, by the upstream's doing, or because the proxy ended it. */
+type Cause = 'connect' | 'upstream' | 'local';
+
+const NEW = 0;
+const PENDING = 1;
+const ACTIVE = 2;
+const DONE = 3;
 
 const EMPTY: HeaderValues = Object.freeze({}) as HeaderValues;
 
@@ -42,13 +66,26 @@ class Exchange1 implements DispatchController {
   readonly handler: DispatchHandler;
   readonly pool: Http1Pool;
   conn: Connection | undefined = undefined;
-  done = false;
+  /** NEW, PENDING (counted in the breaker's pending), ACTIVE (counted in its requests), DONE. */
+  state = NEW;
   paused = false;
 
   constructor(pool: Http1Pool, opts: DispatchOptions, handler: DispatchHandler) {
     this.pool = pool;
     this.opts = opts;
     this.handler = handler;
+  }
+  get done(): boolean {
+    return this.state === DONE;
+  }
+  /** Moves to another state, keeping the breaker's counts of pending and active requests. */
+  to(state: number): void {
+    const b = this.pool.breaker;
+    if (this.state === PENDING) b.pending--;
+    else if (this.state === ACTIVE) b.requests--;
+    if (state === PENDING) b.pending++;
+    else if (state === ACTIVE) b.requests++;
+    this.state = state;
   }
   pause(): void {
     this.paused = true;
@@ -60,7 +97,7 @@ class Exchange1 implements DispatchController {
   }
   abort(reason: Error): void {
     if (this.done) return;
-    if (this.conn) this.conn.fail(reason, false);
+    if (this.conn) this.conn.fail(reason, 'local');
     else {
       this.pool.dequeue(this);
       this.fail(reason);
@@ -68,7 +105,7 @@ class Exchange1 implements DispatchController {
   }
   fail(err: Error): void {
     if (this.done) return;
-    this.done = true;
+    this.to(DONE);
     this.handler.onResponseError?.(this, err);
   }
 }
@@ -95,7 +132,7 @@ class Connection {
       () =>
         this.fail(
           codedError(CONNECT_TIMEOUT, `connect timeout after ${pool.options.connectTimeout} ms`),
-          true,
+          'connect',
         ),
       pool.options.connectTimeout,
     );
@@ -103,6 +140,7 @@ class Connection {
       head: (status, reason, headers) => {
         const ex = this.current;
         if (!ex || ex.done) return;
+        pool.options.report?.(status);
         ex.handler.onResponseStart?.(ex, status, headers, reason);
         const hint = this.parser.keepAliveHint;
         if (hint !== undefined) {
@@ -120,15 +158,17 @@ class Connection {
     this.socket.on(readyEvent(this.socket), () => {
       this.connected = true;
       clearTimeout(this.#connectTimer);
+      // The request given to this connection while it was connecting goes out now.
+      if (this.current?.state === PENDING) this.current.to(ACTIVE);
     });
     this.socket.on('data', (chunk: Buffer) => {
       try {
         this.parser.feed(chunk);
       } catch (err) {
-        this.fail(err as Error, false);
+        this.fail(err as Error, 'upstream');
       }
     });
-    this.socket.on('error', (err) => this.fail(err, !this.connected));
+    this.socket.on('error', (err) => this.fail(err, this.connected ? 'upstream' : 'connect'));
     this.socket.on('close', () => {
       if (this.current === undefined) {
         this.pool.remove(this);
@@ -137,7 +177,7 @@ class Connection {
       // A close-delimited body ends here; anything else in flight was cut short.
       const err = this.parser.eof();
       if (this.current !== undefined)
-        this.fail(err ?? codedError('ECONNRESET', 'upstream closed the connection'), false);
+        this.fail(err ?? codedError('ECONNRESET', 'upstream closed the connection'), 'upstream');
     });
   }
 
@@ -145,6 +185,7 @@ class Connection {
   start(ex: Exchange1): void {
     this.current = ex;
     ex.conn = this;
+    if (this.connected) ex.to(ACTIVE);
     this.requestWritten = false;
     const { method, path, headers, body } = ex.opts;
     if (!isRequestTarget(path)) {
@@ -205,7 +246,7 @@ class Connection {
     };
     const onError = (err: Error) => {
       cleanup();
-      this.fail(err, false);
+      this.fail(err, 'local');
     };
     const cleanup = () => {
       body.removeListener('data', onData);
@@ -232,11 +273,13 @@ class Connection {
       this.reusable = false;
     }
     if (ex && !ex.done) {
-      ex.done = true;
+      ex.to(DONE);
       ex.conn = undefined;
       ex.handler.onResponseEnd?.(ex, trailers ?? EMPTY);
     }
     if (ex?.paused) this.socket.resume();
+    const max = this.pool.options.maxRequestsPerConnection;
+    if (max !== undefined && max > 0 && this.served >= max) this.reusable = false;
     if (this.reusable && this.parser.keepAlive && this.idleTimeout > 0 && !this.socket.destroyed) {
       this.pool.release(this);
     } else {
@@ -246,16 +289,21 @@ class Connection {
   }
 
   /** Fails the request in flight (if any) and closes the connection. */
-  fail(err: Error, connecting: boolean): void {
+  fail(err: Error, cause: Cause): void {
     clearTimeout(this.#connectTimer);
     this.#stopStreaming?.();
     const ex = this.current;
     this.current = undefined;
     if (!this.socket.destroyed) this.socket.destroy();
     this.pool.remove(this);
+    // Outlier detection counts what the endpoint did: a failed connect, or a request it cut short.
+    const first = !this.#failed;
+    this.#failed = true;
+    if (cause === 'connect' && first) this.pool.options.report?.('connect-failure');
     if (ex && !ex.done) {
       // A reused connection that died before any byte of the response: the upstream closed it while idle.
-      const stale = !connecting && this.served > 0 && !this.parser.started;
+      const stale = cause !== 'connect' && this.served > 0 && !this.parser.started;
+      if (cause === 'upstream' && !stale) this.pool.options.report?.('reset');
       ex.conn = undefined;
       ex.fail(
         stale
@@ -267,6 +315,7 @@ class Connection {
 
   /** When the connection went idle (performance.now()), for the pool's sweep. */
   idleSince = 0;
+  #failed = false;
 }
 
 function sweepPeriod(c: Connection): number {
@@ -277,6 +326,7 @@ export class Http1Pool implements UpstreamPool {
   readonly address: string;
   readonly port: number;
   readonly options: Http1PoolOptions;
+  readonly breaker: CircuitBreaker;
   readonly #idle: Connection[] = [];
   readonly #all = new Set<Connection>();
   readonly #queue: Exchange1[] = [];
@@ -288,6 +338,7 @@ export class Http1Pool implements UpstreamPool {
     this.address = address;
     this.port = port;
     this.options = options;
+    this.breaker = options.breaker ?? new CircuitBreaker();
   }
 
   dispatch(opts: DispatchOptions, handler: DispatchHandler): boolean {
@@ -298,24 +349,49 @@ export class Http1Pool implements UpstreamPool {
       ex.fail(codedError('ECONNRESET', 'the endpoint was removed from the configuration'));
       return false;
     }
+    const breaker = this.breaker;
+    if (!breaker.admitRequest()) {
+      ex.fail(codedError(OVERFLOW, 'the backend has maxRequests requests in flight'));
+      return false;
+    }
     const conn = opts.fresh ? undefined : this.#idle.pop();
-    if (conn) conn.start(ex);
-    else if (this.#all.size < this.options.maxConnections) this.#open().start(ex);
+    if (conn) {
+      conn.start(ex);
+      return true;
+    }
+    // No connected socket to go out on: the request is pending, whether it waits for a connection of its
+    // own or in the queue (Envoy checks max_pending_requests before it creates a connection, too).
+    if (!breaker.admitPending()) {
+      ex.fail(codedError(OVERFLOW, 'the backend has maxPendingRequests requests waiting for a connection'));
+      return false;
+    }
+    ex.to(PENDING);
+    if (this.#canOpen()) this.#open().start(ex);
     else this.#queue.push(ex);
     return true;
+  }
+
+  /** Below this endpoint's maxConnections and the backend's (which an endpoint with none may exceed). */
+  #canOpen(): boolean {
+    return this.#all.size < this.options.maxConnections && this.breaker.admitConnection(this.#all.size === 0);
   }
 
   #open(): Connection {
     const conn = new Connection(this);
     this.#all.add(conn);
+    this.breaker.connections++;
     return conn;
   }
 
   release(conn: Connection): void {
-    const next = this.#queue.shift();
-    if (next) {
-      conn.start(next);
-      return;
+    for (let next = this.#queue.shift(); next !== undefined; next = this.#queue.shift()) {
+      // As Envoy when it attaches a pending request to a ready connection: maxRequests may have been
+      // reached while it waited.
+      if (this.breaker.admitRequest()) {
+        conn.start(next);
+        return;
+      }
+      next.fail(codedError(OVERFLOW, 'the backend has maxRequests requests in flight'));
     }
     if (this.#closing) {
       conn.socket.destroy();
@@ -357,12 +433,16 @@ export class Http1Pool implements UpstreamPool {
 
   remove(conn: Connection): void {
     if (!this.#all.delete(conn)) return;
+    this.breaker.connections--;
     const i = this.#idle.indexOf(conn);
     if (i !== -1) this.#idle.splice(i, 1);
-    // A queued request takes the freed slot on a new connection.
-    const next = this.#queue.shift();
-    if (next && !this.#closing) this.#open().start(next);
-    else if (next) next.fail(codedError('ECONNRESET', 'the endpoint was removed from the configuration'));
+    if (this.#queue.length === 0) return;
+    if (this.#closing) {
+      this.#queue.shift()?.fail(codedError('ECONNRESET', 'the endpoint was removed from the configuration'));
+      return;
+    }
+    // A queued request takes the freed slot on a new connection, if the backend's limit allows one.
+    if (this.#canOpen()) this.#open().start(this.#queue.shift() as Exchange1);
   }
 
   dequeue(ex: Exchange1): void {
@@ -387,6 +467,6 @@ export class Http1Pool implements UpstreamPool {
     this.#closing = true;
     clearTimeout(this.#sweep);
     for (const ex of this.#queue.splice(0)) ex.fail(codedError('ECONNRESET', 'proxy shutting down'));
-    for (const c of [...this.#all]) c.fail(codedError('ECONNRESET', 'proxy shutting down'), false);
+    for (const c of [...this.#all]) c.fail(codedError('ECONNRESET', 'proxy shutting down'), 'local');
   }
 }
