@@ -185,4 +185,45 @@ describe("Istio's Bookinfo manifests, unchanged", { skip: canRunTransparent() },
     assert.deepEqual(await pages(mesh, 10), { v1: 10 });
     assert.deepEqual(await pages(mesh, 5, 'someone-else'), { v1: 5 });
   });
+
+  /** One product page as `user` sees it, with how long it took (measured by curl in the mesh). */
+  async function page(user: string): Promise<{ body: string; seconds: number }> {
+    const r = await mesh.exec('curl', [
+      'curl',
+      '-s',
+      '-m',
+      '20',
+      '-b',
+      `user=${user}`,
+      '-w',
+      '\n%{time_total}',
+      PAGE_URL,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const nl = r.stdout.lastIndexOf('\n');
+    return { body: r.stdout.slice(0, nl), seconds: Number(r.stdout.slice(nl + 1)) };
+  }
+
+  test("Istio's fault-injection task: a 7 s delay for jason makes productpage give up on reviews; an abort shows the ratings error at once", async () => {
+    const apply = async (file: string) => {
+      const r = await mesh.weft(['apply', '--run', mesh.runId, '-f', path.join(NETWORKING, file)]);
+      assert.equal(r.code, 0, r.stderr);
+      await mesh.waitSynced();
+    };
+    // The state of the previous test: jason is routed to reviews v2, which calls ratings.
+    await apply('virtual-service-ratings-test-delay.yaml');
+    const delayed = await page('jason');
+    // productpage tries reviews twice with a 3 s timeout each: about 6 s, then the reviews error.
+    assert.match(delayed.body, /Sorry, product reviews are currently unavailable for this book\./);
+    assert.ok(delayed.seconds >= 5.5 && delayed.seconds < 9, `took ${delayed.seconds} s`);
+    const other = await page('someone-else');
+    assert.ok(other.seconds < 2, `took ${other.seconds} s`);
+    assert.equal(reviewsVersion(other.body), 'v1');
+
+    await apply('virtual-service-ratings-test-abort.yaml');
+    const aborted = await page('jason');
+    assert.match(aborted.body, /Ratings service is currently unavailable/);
+    assert.ok(aborted.seconds < 2, `took ${aborted.seconds} s`);
+    assert.equal(reviewsVersion((await page('someone-else')).body), 'v1');
+  });
 });

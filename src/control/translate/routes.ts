@@ -8,6 +8,7 @@ import type { RouteTranslator } from '../index/index.ts';
 import type { ServiceModel } from '../model/types.ts';
 import { parsedRoute, translateGatewayRoutes } from './gateway-api/index.ts';
 import { translateDestinationRules } from './istio/destination-rule.ts';
+import { policyExtras, ruleExtras } from './istio/resilience.ts';
 import { translateVirtualServices } from './istio/virtual-service.ts';
 
 export const ROUTE_KINDS: readonly string[] = [
@@ -41,6 +42,7 @@ export const translateRoutes: RouteTranslator = (routes, services) => {
       spec: DestinationRule['spec'];
     }>,
     lookup,
+    policyExtras,
   );
   const vss = translateVirtualServices(
     istio('VirtualService') as Array<{
@@ -51,6 +53,7 @@ export const translateRoutes: RouteTranslator = (routes, services) => {
     }>,
     lookup,
     drs.policies,
+    ruleExtras,
   );
   const statuses = new Map([...gateway.statuses, ...drs.statuses, ...vss.statuses]);
   return { attachments: [...gateway.attachments, ...vss.attachments], statuses, policies: drs.policies };

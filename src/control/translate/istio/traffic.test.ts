@@ -168,4 +168,82 @@ describe('Istio traffic management, Bookinfo samples', () => {
         assert.notEqual(r.state, 'invalid', `${sample}: ${JSON.stringify(r.issues)}`);
     }
   });
+
+  test("ratings-test-delay: jason's requests are held 7 s by a Fault filter, everyone else's are not; Istio's default retries", () => {
+    const index = mesh(['destination-rule-all.yaml', 'virtual-service-ratings-test-delay.yaml']);
+    const ratings = outbound(view(index, 'default/reviews-v2-0'), 'default/ratings:9080');
+    const [jason, rest] = ratings.routes ?? [];
+    assert.deepEqual(jason?.filters, [
+      { type: 'Fault', fault: { delay: { fixedDelay: 7000, percentage: 100 } } },
+    ]);
+    assert.deepEqual(rest?.filters, []);
+    for (const r of [jason, rest]) {
+      assert.deepEqual(r?.retries, {
+        attempts: 2,
+        retryOn: ['connect-failure', 'refused-stream', 'unavailable', 'cancelled', 503],
+      });
+      assert.equal(r?.includeAttemptCount, true);
+    }
+  });
+
+  test('ratings-test-abort: an HTTP 500 abort for jason', () => {
+    const index = mesh(['destination-rule-all.yaml', 'virtual-service-ratings-test-abort.yaml']);
+    const ratings = outbound(view(index, 'default/reviews-v2-0'), 'default/ratings:9080');
+    assert.deepEqual(ratings.routes?.[0]?.filters, [
+      { type: 'Fault', fault: { abort: { httpStatus: 500, percentage: 100 } } },
+    ]);
+  });
+});
+
+describe("Istio's circuit-breaking task", () => {
+  test('connectionPool and outlierDetection become the backend circuit breaker and outlier detection', () => {
+    const index = new MeshIndex({
+      images: fixedImages,
+      vips: createVipAllocator(),
+      logger: silentLogger,
+      transparent: true,
+      routeKinds: ROUTE_KINDS,
+      translateRoutes,
+    });
+    const samples = path.join(ROOT, 'test/fixtures/compat/samples/istio');
+    index
+      .events('files')
+      .reset([
+        ...docs(path.join(samples, 'httpbin/httpbin.yaml')),
+        ...docs(path.join(samples, 'tasks/circuit-breaking-destinationrule.yaml')),
+        ...docs(BOOKINFO),
+      ]);
+    index.setInstances(
+      index.model.workloads.map((w, i) => ({
+        id: `${w.namespace}/${w.name}-0`,
+        namespace: w.namespace,
+        workload: w.name,
+        labels: w.labels,
+        serviceAccount: w.serviceAccount,
+        address: `10.77.1.${i + 1}`,
+        ports: w.ports.map((p) => ({ name: p.name, containerPort: p.port, port: p.port })),
+        ready: true,
+        sidecar: { mode: 'transparent', adminSocket: `/run/${i}.sock` },
+      })),
+    );
+    const httpbin = view(index).backends?.find((b) => b.name === 'default/httpbin:8000');
+    assert.deepEqual(
+      {
+        circuitBreaker: httpbin?.circuitBreaker,
+        maxRequestsPerConnection: httpbin?.maxRequestsPerConnection,
+        outlierDetection: httpbin?.outlierDetection,
+      },
+      {
+        circuitBreaker: { maxConnections: 1, maxPendingRequests: 1 },
+        maxRequestsPerConnection: 1,
+        outlierDetection: {
+          consecutive5xx: 1,
+          consecutiveGatewayErrors: 0,
+          interval: 1000,
+          baseEjectionTime: 180_000,
+          maxEjectionPercent: 100,
+        },
+      },
+    );
+  });
 });
