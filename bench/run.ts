@@ -1,7 +1,9 @@
 /**
  * `npm run bench`: the side-by-side benchmark of Weft against no proxy (the floor), nginx and haproxy, all
  * in front of the same upstream on loopback. The proxy under test gets core 0; the load generator, the
- * upstreams and this harness share core 1. The control section (lib/control.ts) runs once, with no target:
+ * upstreams and this harness share core 1. The mesh section (lib/mesh.ts) runs once, with no target: two
+ * Weft proxies in a row on core 0, plaintext and with mutual TLS, against no mesh, at a fixed request
+ * rate. The control section (lib/control.ts) runs once, with no target:
  * the control plane on core 0 and simulated proxies in this harness on core 1. Prints one table per
  * section and the status of the targets (Weft's and the control plane's), and writes the figures to
  * bench/results/<timestamp>.json and bench/results/latest.json.
@@ -16,6 +18,7 @@ import { findCommand } from '../src/runtime/network/command.ts';
 import { type ControlResult, runControlSection } from './lib/control.ts';
 import { createHaproxyTarget, haproxyBinary } from './lib/haproxy.ts';
 import { measureSection, type SectionResult, type Tools } from './lib/measure.ts';
+import { type MeshResult, runMeshSection } from './lib/mesh.ts';
 import { createNginxTarget, nginxBinary } from './lib/nginx.ts';
 import { type Options, parseOptions, USAGE } from './lib/options.ts';
 import { coreBusyPercent, readCoreTimes } from './lib/proc-stats.ts';
@@ -26,6 +29,7 @@ import {
   controlChecks,
   formatReport,
   interferenceNotes,
+  meshChecks,
   type Results,
   writeReport,
 } from './lib/report.ts';
@@ -37,7 +41,7 @@ import {
   type TargetName,
 } from './lib/types.ts';
 import { createFloorTarget, type StartedUpstreams, startUpstreams } from './lib/upstream.ts';
-import { createWeftTarget } from './lib/weft.ts';
+import { createWeftTarget, type WeftOptions } from './lib/weft.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 
@@ -65,6 +69,7 @@ async function main(opts: Options): Promise<number> {
   const tmpDir = mkdtempSync(join(tmpdir(), 'weft-bench-'));
   let upstreams: StartedUpstreams | undefined;
   const protocolSections = opts.sections.filter(isProtocolSection);
+  const withMesh = opts.sections.includes('mesh');
 
   let cancelled = false;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -114,10 +119,12 @@ async function main(opts: Options): Promise<number> {
       haproxy: version(haproxyBinary(), ['-v'], /HAProxy version \S+/),
       node: process.version,
     };
-    // The control section needs none of these tools, and no upstream.
-    if (protocolSections.length > 0) {
+    // The control section needs none of these tools, and no upstream; the mesh section needs the HTTP/1.1
+    // upstream (nginx or the Node one) and none of the load tools.
+    if (protocolSections.length > 0 || withMesh) {
       for (const [name, v] of Object.entries(toolVersions)) {
-        if (v === 'not installed') notes.push(`${name} not installed: run scripts/install-bench-deps.sh`);
+        if (v === 'not installed' && (protocolSections.length > 0 || name === 'nginx'))
+          notes.push(`${name} not installed: run scripts/install-bench-deps.sh`);
       }
       const useNginx = opts.upstream === 'nginx' || (opts.upstream === 'auto' && nginx !== undefined);
       if (opts.upstream === 'nginx' && nginx === undefined)
@@ -126,20 +133,33 @@ async function main(opts: Options): Promise<number> {
       if (upstreams.grpcError !== undefined) notes.push(`gRPC upstream: ${upstreams.grpcError}`);
     }
 
+    const weft: WeftOptions = {
+      root: ROOT,
+      entry: opts.weftEntry,
+      nodeFlags: opts.weftNodeFlags,
+      readyTimeoutMs: 20_000,
+    };
     const all: Record<TargetName, Target> = {
       floor: createFloorTarget(),
-      weft: createWeftTarget({
-        root: ROOT,
-        entry: opts.weftEntry,
-        nodeFlags: opts.weftNodeFlags,
-        readyTimeoutMs: 20_000,
-      }),
+      weft: createWeftTarget(weft),
       nginx: createNginxTarget(),
       haproxy: createHaproxyTarget(),
     };
     const results: Results = {};
     let control: ControlResult | undefined;
+    let mesh: MeshResult | undefined;
     for (const section of opts.sections) {
+      if (section === 'mesh') {
+        if (cancelled) break;
+        if (upstreams === undefined) throw new Error('no upstream for the mesh section');
+        mesh = await runMeshSection(
+          opts.mesh,
+          { tmpDir, cores, upstreamPort: upstreams.ports.h1, weft },
+          (text) => process.stderr.write(text),
+          () => cancelled,
+        );
+        continue;
+      }
       if (section === 'control') {
         if (cancelled) break;
         control = await runControlSection(
@@ -182,6 +202,7 @@ async function main(opts: Options): Promise<number> {
         weftNodeFlags: opts.weftNodeFlags,
         h2Streams: opts.h2Streams,
         grpcConcurrency: opts.grpcConcurrency,
+        ...(mesh !== undefined ? { mesh: opts.mesh } : {}),
         ...(control !== undefined ? { control: opts.control } : {}),
         cores,
       },
@@ -190,12 +211,14 @@ async function main(opts: Options): Promise<number> {
         upstreams === undefined
           ? 'none (no protocol section)'
           : upstreams.kind === 'nginx'
-            ? 'nginx 1 worker, return 200 "ok"'
-            : 'Node http/http2 server ("ok")',
+            ? 'nginx 1 worker, return 200 "ok" (1 KB at /1k)'
+            : 'Node http/http2 server ("ok"; 1 KB at /1k)',
       results,
+      ...(mesh !== undefined ? { mesh } : {}),
       ...(control !== undefined ? { control } : {}),
       checks: [
         ...(protocolSections.length > 0 ? computeChecks(results) : []),
+        ...(mesh !== undefined ? meshChecks(mesh) : []),
         ...(control !== undefined ? controlChecks(control) : []),
       ],
       notes: [...notes, ...interferenceNotes(results)],

@@ -1,6 +1,7 @@
 /**
  * nginx in the bench, in two roles: the static upstream every target forwards to (`return 200 "ok"` on an
- * HTTP/1.1 port and an h2c port), and a peer proxy under test. Each instance gets its own prefix folder in
+ * HTTP/1.1 port and an h2c port, and a 1 KB body at `/1k` on the HTTP/1.1 port for the mesh section), and
+ * a peer proxy under test. Each instance gets its own prefix folder in
  * the temp dir with its config, pid file, error log and temp paths, runs in the foreground (`daemon off`)
  * with one worker (a fair one-core comparison) and without an access log (Weft logs no requests by default).
  */
@@ -18,7 +19,14 @@ import {
   waitListening,
   waitUntil,
 } from './procs.ts';
-import { binaryTarget, type Section, type StartContext, type Target } from './types.ts';
+import {
+  binaryTarget,
+  ONE_KB_BODY,
+  ONE_KB_PATH,
+  type Section,
+  type StartContext,
+  type Target,
+} from './types.ts';
 
 export function nginxBinary(): string | undefined {
   return findCommand('nginx');
@@ -69,7 +77,10 @@ function startNginx(name: string, dir: string, config: string, core: number | un
   });
 }
 
-/** The static upstream: HTTP/1.1 on `h1Port`, h2c on `h2Port`, both answering 200 "ok". */
+/**
+ * The static upstream: HTTP/1.1 on `h1Port`, h2c on `h2Port`, both answering 200 "ok"; on HTTP/1.1 also
+ * the 1 KB body at ONE_KB_PATH (an exact-match location, so "/" and everything else are unchanged).
+ */
 export async function startNginxUpstream(
   tmpDir: string,
   h1Port: number,
@@ -80,6 +91,7 @@ export async function startNginxUpstream(
   const http = `  server {
     listen 127.0.0.1:${h1Port} backlog=4096;
     location / { return 200 "ok"; }
+    location = ${ONE_KB_PATH} { return 200 "${ONE_KB_BODY}"; }
   }
   server {
     listen 127.0.0.1:${h2Port} http2 backlog=4096;

@@ -67,6 +67,64 @@ export function treeCpuSeconds(pids: readonly number[]): number {
   return ticks / clockTicks();
 }
 
+/**
+ * CPU seconds used so far by the tree's threads, from the scheduler's own clock: the first field of
+ * /proc/<pid>/task/<tid>/schedstat (nanoseconds on CPU). utime/stime are sampled at the timer tick (250 Hz
+ * here, CONFIG_TICK_CPU_ACCOUNTING), which is unbiased for a busy process but not for one that runs in
+ * short bursts between idle periods, as a proxy at a fixed modest rate does. Threads that exited in
+ * between are not counted; undefined when the kernel has no schedstat (CONFIG_SCHED_INFO).
+ */
+export function treeRuntimeSeconds(pids: readonly number[]): number | undefined {
+  let ns = 0;
+  let found = false;
+  for (const pid of pids) {
+    let tids: string[];
+    try {
+      tids = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      continue;
+    }
+    for (const tid of tids) {
+      try {
+        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+        found = true;
+      } catch {
+        // The thread ended meanwhile.
+      }
+    }
+  }
+  return found ? ns / 1e9 : undefined;
+}
+
+/** CPU seconds (utime + stime, all threads) of every process now running, by pid. */
+export function cpuByProcess(): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid <= 0) continue;
+    const st = readStat(pid);
+    if (st !== undefined) out.set(pid, st.ticks / clockTicks());
+  }
+  return out;
+}
+
+/**
+ * CPU seconds that processes other than `ours` used between two `cpuByProcess` readings (a process that
+ * started in between counts from zero; one that ended in between is missed): other work on the machine
+ * that disturbed a measurement.
+ */
+export function othersCpuSeconds(
+  before: Map<number, number>,
+  after: Map<number, number>,
+  ours: ReadonlySet<number>,
+): number {
+  let s = 0;
+  for (const [pid, cpu] of after) {
+    if (!ours.has(pid)) s += cpu - (before.get(pid) ?? 0);
+  }
+  return s;
+}
+
 export interface Memory {
   /** Anonymous resident memory (heap, stacks): what the process itself costs. */
   rssAnonMB: number;

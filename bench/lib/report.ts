@@ -1,20 +1,29 @@
 /**
  * Turns the measurements into what people read: the pass/fail checks of Weft's targets against nginx and
- * against fixed memory limits, and of the control plane's propagation target; one table per protocol
- * section (targets as columns) and one for the control section (proxy counts as columns); and the JSON
+ * against fixed memory limits, of the mesh section's added latency with mutual TLS, and of the control
+ * plane's propagation target; one table per protocol section (targets as columns), one for the mesh
+ * section (paths as columns) and one for the control section (proxy counts as columns); and the JSON
  * record written to bench/results/<timestamp>.json and bench/results/latest.json.
  */
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CONTROL_TARGET, type ControlResult } from './control.ts';
 import type { CellResult, Metrics, SectionResult } from './measure.ts';
+import {
+  ISTIO_REFERENCE,
+  MESH_TARGET,
+  type MeshFigures,
+  type MeshPath,
+  type MeshProxyFigures,
+  type MeshResult,
+} from './mesh.ts';
 import type { Memory } from './proc-stats.ts';
 import type { BenchSection, Section, TargetName } from './types.ts';
 
 export type Results = Partial<Record<TargetName, Partial<Record<Section, SectionResult>>>>;
 
 export interface Check {
-  /** The section it is judged on: h1 for Weft's data-plane targets, control for propagation. */
+  /** The section it is judged on: h1 for Weft's data-plane targets, mesh for two sidecars, control for propagation. */
   section: BenchSection;
   name: string;
   /** Weft's figure. */
@@ -36,6 +45,8 @@ export interface BenchReport {
   tools: Record<string, string>;
   upstream: string;
   results: Results;
+  /** The mesh section, when it ran. */
+  mesh?: MeshResult;
   /** The control section, when it ran. */
   control?: ControlResult;
   checks: Check[];
@@ -201,6 +212,48 @@ export function controlChecks(control: ControlResult): Check[] {
   ];
 }
 
+/** The figures of a mesh path, also when the path failed after measuring (e.g. mTLS was not in use). */
+function meshFigures(mesh: MeshResult, path: MeshPath): MeshFigures | undefined {
+  const c = mesh.cells[path];
+  return c === undefined ? undefined : c.ok ? c : c.figures;
+}
+
+/** Added latency of a mesh path over the direct one, µs; undefined unless both paths succeeded. */
+function meshAdded(mesh: MeshResult, path: MeshPath, key: 'p50' | 'p90' | 'p99') {
+  const [c, direct] = [mesh.cells[path], mesh.cells.direct];
+  return c?.ok === true && direct?.ok === true ? c[key] - direct[key] : undefined;
+}
+
+/** Issue 4's target: with mutual TLS, two sidecars add at most 0.3 ms at p50 and 1 ms at p99 over no mesh. */
+export function meshChecks(mesh: MeshResult): Check[] {
+  const check = (key: 'p50' | 'p99', limit: number): Check => {
+    const name = `two sidecars with mTLS: added ${key} <= ${limit / 1000} ms over no mesh`;
+    const actual = meshAdded(mesh, 'mtls', key);
+    if (actual === undefined) {
+      const failed = (['direct', 'mtls'] as const).find((p) => mesh.cells[p]?.ok !== true) ?? 'mtls';
+      const cell = mesh.cells[failed];
+      const why = cell === undefined ? 'not run' : cell.ok ? '' : cell.error.split('\n')[0];
+      return {
+        section: 'mesh',
+        name,
+        actual: null,
+        limit,
+        unit: 'us',
+        pass: null,
+        detail: `no figure: the ${failed} path ${why}`,
+      };
+    }
+    const m = mesh.cells.mtls;
+    const d = mesh.cells.direct;
+    const detail =
+      m?.ok === true && d?.ok === true
+        ? `added ${key} ${actual} us (mTLS ${m[key]} us, no mesh ${d[key]} us), limit <= ${limit} us`
+        : '';
+    return { section: 'mesh', name, actual, limit, unit: 'us', pass: actual <= limit, detail };
+  };
+  return [check('p50', MESH_TARGET.addedP50Us), check('p99', MESH_TARGET.addedP99Us)];
+}
+
 // ---- tables ----
 
 type Row = [label: string, ...cells: string[]];
@@ -340,6 +393,80 @@ function controlTable(c: ControlResult): string {
   return lines.join('\n');
 }
 
+const MESH_COLUMNS: Record<MeshPath, string> = {
+  direct: 'no mesh',
+  plaintext: 'Weft, plaintext',
+  mtls: 'Weft, mTLS',
+  nginx: 'nginx pair',
+};
+
+function meshTable(m: MeshResult): string {
+  const title = `Mesh: two sidecars, GET ${m.path.split(' ')[1]} (${m.bodyBytes} B), ${num(m.rps)} req/s open loop, ${m.connections} conns, ${m.durationS} s per path`;
+  const rows: Row[] = [];
+  /** A row of one figure per path: "FAIL" where the path failed before measuring. */
+  const per = (label: string, f: (x: MeshFigures, path: MeshPath) => string) =>
+    rows.push([
+      label,
+      ...m.paths.map((p) => {
+        const x = meshFigures(m, p);
+        return x === undefined ? 'FAIL' : f(x, p);
+      }),
+    ]);
+  const proxies = (f: (p: MeshProxyFigures) => string) => (x: MeshFigures) =>
+    x.proxies === undefined ? dash : `${f(x.proxies.a)} / ${f(x.proxies.b)}`;
+  per('p50 / p90 / p99 latency (us)', (x) => `${num(x.p50)} / ${num(x.p90)} / ${num(x.p99)}`);
+  per('max latency (us)', (x) => num(x.max));
+  per('  added p50 / p90 / p99 (us)', (_, p) => {
+    if (p === 'direct') return dash;
+    const v = (['p50', 'p90', 'p99'] as const).map((k) => meshAdded(m, p, k));
+    return v.some((a) => a === undefined) ? dash : v.map((a) => signed(a)).join(' / ');
+  });
+  per('requests/s achieved', (x) => num(x.rps));
+  per('requests ok / failed', (x) => `${num(x.requests)} / ${num(x.errors)}`);
+  per(
+    'proxy A / B CPU per request (us)',
+    proxies((p) => num(p.cpuUsPerRequest, 1)),
+  );
+  per(
+    'proxy A / B CPU (% of a core)',
+    proxies((p) => num(p.cpuPercent)),
+  );
+  per(
+    'proxy A / B RssAnon after load (MB)',
+    proxies((p) => num(p.memAfter.rssAnonMB, 1)),
+  );
+  per('generator lag p50 / p99 (us)', (x) => `${num(x.lag.p50)} / ${num(x.lag.p99)}`);
+  per('requests queued for a connection', (x) => num(x.queued));
+  per("others' CPU during the run (% of a core)", (x) => num(x.othersCpuPercent));
+  per('at B: mTLS conns / mutual_tls / plaintext reqs', (x) =>
+    x.security === undefined
+      ? dash
+      : `${num(x.security.mtlsConnectionsInbound)} / ${num(x.security.requestsMutualTls)} / ${num(x.security.requestsPlaintext)}`,
+  );
+  const lines = [
+    table(
+      title,
+      m.paths.map((p) => MESH_COLUMNS[p]),
+      rows,
+    ),
+    `  ${m.layout}`,
+    `  latency from when each request was due (open loop); closed-loop warm-up of ${m.warmupS} s before each path`,
+    `  Istio, for reference: two sidecars with mTLS add +${ISTIO_REFERENCE.addedP90Us} us p90, +${ISTIO_REFERENCE.addedP99Us} us p99`,
+    `    (${ISTIO_REFERENCE.source})`,
+  ];
+  for (const p of m.paths) {
+    const c = m.cells[p];
+    if (c !== undefined && !c.ok) lines.push(`  ${p} failed: ${c.error}`);
+    const others = meshFigures(m, p)?.othersCpuPercent ?? 0;
+    if (others > 10)
+      lines.push(
+        `  ${p}: other processes used ${others}% of a core during the run: its figures are disturbed`,
+      );
+  }
+  if (m.error !== undefined) lines.push(`  mesh: ${m.error}`);
+  return lines.join('\n');
+}
+
 export function formatReport(
   report: BenchReport,
   targets: readonly TargetName[],
@@ -362,6 +489,10 @@ export function formatReport(
       if (report.control !== undefined) out.push(controlTable(report.control), '');
       continue;
     }
+    if (s === 'mesh') {
+      if (report.mesh !== undefined) out.push(meshTable(report.mesh), '');
+      continue;
+    }
     out.push(sectionTable(report.results, targets, s, titles[s], cellNames[s]), '');
     const notes: string[] = [];
     for (const t of targets) {
@@ -382,6 +513,7 @@ export function formatReport(
   }
   const groups: [BenchSection, string][] = [
     ['h1', 'Targets (Weft, HTTP/1.1)'],
+    ['mesh', 'Targets (mesh: two sidecars, mutual TLS)'],
     ['control', 'Targets (control plane)'],
   ];
   for (const [section, heading] of groups) {

@@ -12,15 +12,25 @@ export type Section = 'h1' | 'h2' | 'grpc';
 export const SECTIONS: readonly Section[] = ['h1', 'h2', 'grpc'];
 
 /**
- * What `--sections` selects: the protocol sections, run once per target, and `control`, run once: config
- * propagation from the control plane to simulated proxies (lib/control.ts), with no target and no upstream.
+ * What `--sections` selects: the protocol sections, run once per target; `mesh`, run once: two Weft proxies
+ * (sidecars) in a row, plaintext and with mutual TLS, against no mesh at a fixed request rate
+ * (lib/mesh.ts), with the HTTP/1.1 upstream and no target; and `control`, run once: config propagation
+ * from the control plane to simulated proxies (lib/control.ts), with no target and no upstream.
  */
-export type BenchSection = Section | 'control';
-export const BENCH_SECTIONS: readonly BenchSection[] = [...SECTIONS, 'control'];
+export type BenchSection = Section | 'mesh' | 'control';
+export const BENCH_SECTIONS: readonly BenchSection[] = [...SECTIONS, 'mesh', 'control'];
 
 export function isProtocolSection(s: BenchSection): s is Section {
-  return s !== 'control';
+  return s !== 'control' && s !== 'mesh';
 }
+
+/**
+ * The path where both upstreams answer 200 with a 1 KB body (the mesh section's request, as in Istio's
+ * benchmark); every other path keeps its 2-byte "ok", so the protocol sections measure what they did.
+ */
+export const ONE_KB_PATH = '/1k';
+/** The 1,024-byte body served at ONE_KB_PATH: printable ASCII, so nginx can `return` it as text. */
+export const ONE_KB_BODY = '0123456789abcdef'.repeat(64);
 
 /**
  * What every load generator (wrk, h2load, the gRPC loop) reports for one measured period, and so what every

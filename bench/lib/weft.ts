@@ -2,6 +2,7 @@
  * Weft as a target: writes a ProxyConfig YAML (one backend `up` and one explicit-mode outbound listener
  * `up` in front of the section's upstream), checks it against Weft's own schema, starts
  * `node <flags> bin/weft.js proxy --config <file>` (the user-facing command) on the proxy core and waits for the admin `/ready`.
+ * `startWeftProxy` does the starting part for any config (the mesh section starts two proxies with it).
  * The Node flags default to the memory settings in STYLE.md and can be changed with --weft-node-flags.
  * Any failure (no CLI yet, a config the proxy rejects, no readiness) is thrown with the proxy's log tail,
  * so the bench reports the cell as failed instead of stopping.
@@ -12,6 +13,7 @@ import { stringify } from 'yaml';
 import {
   freePort,
   httpStatus,
+  type Proc,
   readyOrStop,
   startProcess,
   stopProcess,
@@ -79,36 +81,67 @@ async function checkConfig(root: string, config: unknown): Promise<void> {
   if (!res.success) throw new Error(`the bench's Weft config fails the schema: ${res.error?.message ?? ''}`);
 }
 
-export function createWeftTarget(opts: WeftOptions): Target {
+export interface WeftProcess {
+  proc: Proc;
+  adminPort: number;
+}
+
+/**
+ * Starts one `weft proxy` with `config` (checked against Weft's schema first, written to `<dir>/<name>.yaml`)
+ * on `core`, with `extraArgs` after `--config` (e.g. `--identity-dir`), and waits until the admin `/ready`
+ * answers and every port of `listenPorts` accepts connections. Stops it again when it does not get there.
+ */
+export async function startWeftProxy(
+  opts: WeftOptions,
+  spec: {
+    name: string;
+    dir: string;
+    config: { admin: { port: number } };
+    listenPorts: readonly number[];
+    core: number | undefined;
+    extraArgs?: readonly string[];
+  },
+): Promise<WeftProcess> {
   const entry = isAbsolute(opts.entry) ? opts.entry : join(opts.root, opts.entry);
+  if (!existsSync(entry)) throw new Error(`${opts.entry} not found (Weft's CLI is not there yet)`);
+  mkdirSync(spec.dir, { recursive: true });
+  await checkConfig(opts.root, spec.config);
+  const cfgPath = join(spec.dir, `${spec.name}.yaml`);
+  writeFileSync(cfgPath, `# Written by the bench (bench/lib) for one run.\n${stringify(spec.config)}`);
+  const proc = startProcess(
+    spec.name,
+    process.execPath,
+    [...opts.nodeFlags, entry, 'proxy', '--config', cfgPath, ...(spec.extraArgs ?? [])],
+    { core: spec.core, cwd: opts.root, logDir: spec.dir },
+  );
+  const adminPort = spec.config.admin.port;
+  await readyOrStop(proc, async () => {
+    await waitUntil(
+      proc,
+      `admin /ready on ${adminPort}`,
+      () => httpStatus(`http://127.0.0.1:${adminPort}/ready`),
+      opts.readyTimeoutMs,
+    );
+    for (const port of spec.listenPorts) await waitListening(proc, port, 5000);
+  });
+  return { proc, adminPort };
+}
+
+export function createWeftTarget(opts: WeftOptions): Target {
   return {
     name: 'weft',
     // Weft is what the bench is for: a missing CLI is a failure to report, not a tool that is not installed.
     unavailable: () => undefined,
     unsupported: () => undefined,
     async start(section, ctx): Promise<RunningTarget> {
-      if (!existsSync(entry)) throw new Error(`${opts.entry} not found (Weft's CLI is not there yet)`);
       const [adminPort, listenPort] = [await freePort(), await freePort()];
-      const dir = join(ctx.tmpDir, `weft-${section}`);
-      mkdirSync(dir, { recursive: true });
       const config = weftConfig(section, adminPort, listenPort, ctx.upstreams[section]);
-      await checkConfig(opts.root, config);
-      const cfgPath = join(dir, 'proxy.yaml');
-      writeFileSync(cfgPath, `# Written by bench/lib/weft.ts for one bench run.\n${stringify(config)}`);
-      const proc = startProcess(
-        `weft-${section}`,
-        process.execPath,
-        [...opts.nodeFlags, entry, 'proxy', '--config', cfgPath],
-        { core: ctx.cores.proxy, cwd: opts.root, logDir: dir },
-      );
-      await readyOrStop(proc, async () => {
-        await waitUntil(
-          proc,
-          `admin /ready on ${adminPort}`,
-          () => httpStatus(`http://127.0.0.1:${adminPort}/ready`),
-          opts.readyTimeoutMs,
-        );
-        await waitListening(proc, listenPort, 5000);
+      const { proc } = await startWeftProxy(opts, {
+        name: `weft-${section}`,
+        dir: join(ctx.tmpDir, `weft-${section}`),
+        config,
+        listenPorts: [listenPort],
+        core: ctx.cores.proxy,
       });
       const note = `outbound ${OUTBOUND_PROTOCOL[section]} -> backend ${BACKEND_PROTOCOL[section]}`;
       return { port: listenPort, proc, note, stop: () => stopProcess(proc, 5000) };

@@ -14,9 +14,8 @@ import { readFileSync, watch } from 'node:fs';
 import type { Command } from 'commander';
 import { ConfigError, createLogger, type LogLevel } from '../core/index.ts';
 import { type ControlClient, connectControlPlane } from '../proxy/control-client/index.ts';
-import { createIdentityClient, type IdentityClient } from '../proxy/identity/index.ts';
+import type { IdentityClient } from '../proxy/identity/index.ts';
 import { type ParsedConfig, ProxyServer, readConfigFile, watchConfigFile } from '../proxy/index.ts';
-import { readIdentityDir } from '../proxy/mtls/index.ts';
 
 export function registerProxy(program: Command): void {
   program
@@ -136,6 +135,8 @@ export async function runProxy(opts: ProxyOptions): Promise<void> {
   const file = opts.config || undefined;
   let stopIdentityWatch = () => {};
   if (opts.identityDir) {
+    // Loaded only when used: a proxy without mutual TLS keeps the certificate code out of its memory.
+    const { readIdentityDir } = await import('../proxy/mtls/identity-files.ts');
     const dir = opts.identityDir;
     try {
       proxy.tls.setIdentity(readIdentityDir(dir));
@@ -220,6 +221,7 @@ export async function runProxy(opts: ProxyOptions): Promise<void> {
       process.stderr.write(`weft proxy: ${opts.joinTokenFile} holds no join token\n`);
       process.exit(2);
     }
+    const { createIdentityClient } = await import('../proxy/identity/index.ts');
     identity = createIdentityClient({ target: opts.controlPlane, token, logger });
     const client = identity;
     proxy.identity = () => client.describe();

@@ -14,7 +14,7 @@ import { FilterStateCache } from './filters/index.ts';
 import { startIdleGc } from './idle-gc.ts';
 import { ListenerManager } from './listener/index.ts';
 import { MetricsRegistry } from './metrics/index.ts';
-import { MeshTls } from './mtls/index.ts';
+import { MeshTls } from './mtls/mesh-tls.ts';
 import type { ProxyRuntime } from './runtime.ts';
 import { compileSnapshot, type Snapshot } from './snapshot/index.ts';
 import type { Random } from './upstream/balancers/index.ts';

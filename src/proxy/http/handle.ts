@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { modifyPath, type UpstreamRequest } from '../filters/index.ts';
-import { PEER, type PeerSocket } from '../mtls/index.ts';
+import { PEER, type PeerSocket } from '../mtls/mesh-tls.ts';
 import type { RequestView, RouteEntry } from '../router/index.ts';
 import type { ProxyRuntime } from '../runtime.ts';
 import type { CompiledRoute, CompiledService, RouteAction, Snapshot } from '../snapshot/index.ts';

@@ -8,7 +8,7 @@ import { chmodSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import type tls from 'node:tls';
 import type { ServiceResolver } from '../http/handle.ts';
-import { MESH_ALPN, meshTlsStart } from '../mtls/index.ts';
+import { MESH_ALPN, meshTlsStart } from '../mtls/client-hello.ts';
 import type { ProxyRuntime } from '../runtime.ts';
 import type { CompiledService, ListenerSpec, RouteBackend, Snapshot } from '../snapshot/index.ts';
 import { connectAndPipe, pipeToBackend, type TcpStats } from '../tcp/index.ts';

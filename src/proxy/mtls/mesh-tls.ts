@@ -16,8 +16,8 @@
  */
 import { createHash, type KeyObject } from 'node:crypto';
 import type net from 'node:net';
-import tls from 'node:tls';
-import { spiffeIdFromSubjectAltName } from '../../api/ca/index.ts';
+import type tls from 'node:tls';
+import { spiffeIdFromSubjectAltName } from '../../api/ca/spiffe.ts';
 import type { Logger } from '../../core/index.ts';
 import type { Counter, MetricsRegistry } from '../metrics/index.ts';
 import { MESH_ALPN, MESH_ALPN_LIST, type MeshAlpn } from './client-hello.ts';
@@ -52,6 +52,9 @@ export type RefusalReason =
   | 'handshake_error';
 
 const HANDSHAKE_TIMEOUT_MS = 10_000;
+
+/** node:tls, loaded on first use: a proxy that never holds a certificate does not pay for it (~0.7 MB). */
+const tlsModule = (): typeof tls => process.getBuiltinModule('node:tls');
 
 export class MeshTls {
   readonly #logger: Logger;
@@ -121,7 +124,7 @@ export class MeshTls {
       minVersion: 'TLSv1.3',
     };
     this.#serverOptions = options;
-    this.#client = tls.createSecureContext(options);
+    this.#client = tlsModule().createSecureContext(options);
     for (const server of this.#servers) server.setSecureContext(options);
     this.#logger.debug('secure contexts updated', { identity: id.spiffeId, roots: this.trustBundle.length });
   }
@@ -136,7 +139,7 @@ export class MeshTls {
   ): { server: tls.Server; close(): void } | undefined {
     const options = this.#serverOptions;
     if (!options) return undefined;
-    const server = tls.createServer({
+    const server = tlsModule().createServer({
       ...options,
       requestCert: true,
       // Checked below instead: a refusal then has a reason to log and count (Node would drop the socket
@@ -205,7 +208,7 @@ export class MeshTls {
     if (!context) return undefined;
     const alpn: MeshAlpn =
       protocol === 'http2' ? MESH_ALPN.http2 : protocol === 'tcp' ? MESH_ALPN.tcp : MESH_ALPN.http1;
-    const socket = tls.connect({
+    const socket = tlsModule().connect({
       host: address,
       port,
       secureContext: context,

@@ -5,7 +5,6 @@
  */
 import type net from 'node:net';
 import type { Readable } from 'node:stream';
-import tls from 'node:tls';
 
 export type HeaderValues = Record<string, string | string[] | undefined>;
 
@@ -80,5 +79,6 @@ export type Dial = () => net.Socket;
 
 /** The event after which a socket from a Dial carries application bytes. */
 export function readyEvent(socket: net.Socket): 'connect' | 'secureConnect' {
-  return socket instanceof tls.TLSSocket ? 'secureConnect' : 'connect';
+  // TLSSocket sets `encrypted`; checked by property so that a proxy without mutual TLS never loads node:tls.
+  return (socket as { encrypted?: boolean }).encrypted === true ? 'secureConnect' : 'connect';
 }
