@@ -14,6 +14,7 @@ import type { Workload } from '../../api/resources/weft/workload.ts';
 import type { ConfigIssue, Logger } from '../../core/index.ts';
 import type {
   DestinationPolicyModel,
+  EnvoyFilterModel,
   InstanceModel,
   PeerAuthenticationModel,
   RouteAttachment,
@@ -34,10 +35,13 @@ import {
 } from '../translate/kubernetes/workloads.ts';
 import type { VipAllocator } from './vips.ts';
 
-/** The note on an accepted ServiceEntry or EnvoyFilter (VirtualService and DestinationRule are applied). */
+/**
+ * The note on an accepted ServiceEntry (VirtualService and DestinationRule are applied; the route
+ * translator says of each EnvoyFilter what it applies and what it does not support).
+ */
 export const ISTIO_NETWORKING_NOTE =
-  'not applied yet: traffic management from Istio resources comes with issue 5';
-const APPLIED_ISTIO_KINDS = new Set(['VirtualService', 'DestinationRule']);
+  'not applied yet: Weft does not route to ServiceEntry hosts yet (external services come with issue 5)';
+const APPLIED_ISTIO_KINDS = new Set(['VirtualService', 'DestinationRule', 'EnvoyFilter']);
 
 export type ResourceState = 'accepted' | 'invalid' | 'unsupported' | 'conflict';
 
@@ -69,6 +73,8 @@ export interface MeshModel {
   peerAuthentications: PeerAuthenticationModel[];
   /** Istio DestinationRules by service: subsets and traffic policies for the view's backends. */
   destinationPolicies: DestinationPolicyModel[];
+  /** Istio EnvoyFilters Weft applies (local rate limits on inbound ports), in istiod's order. */
+  envoyFilters: EnvoyFilterModel[];
 }
 
 /** A valid route resource handed to a route translator (Gateway API today, Istio and Linkerd later). */
@@ -88,6 +94,8 @@ export type RouteTranslator = (
   attachments: RouteAttachment[];
   /** Istio DestinationRules, resolved to services. */
   policies?: DestinationPolicyModel[];
+  /** Istio EnvoyFilters, reduced to what Weft applies. */
+  envoyFilters?: EnvoyFilterModel[];
   statuses: Map<
     string,
     {
@@ -124,6 +132,7 @@ export class MeshIndex {
     attachments: [],
     peerAuthentications: [],
     destinationPolicies: [],
+    envoyFilters: [],
   };
 
   constructor(options: IndexOptions) {
@@ -252,6 +261,7 @@ export class MeshIndex {
     }
     let attachments: RouteAttachment[] = [];
     let destinationPolicies: DestinationPolicyModel[] = [];
+    let envoyFilters: EnvoyFilterModel[] = [];
     const routeKinds = this.#options.routeKinds ?? [];
     if (this.#options.translateRoutes && routeKinds.length > 0) {
       const routes = resources
@@ -271,6 +281,7 @@ export class MeshIndex {
       const out = this.#options.translateRoutes(routes, services);
       attachments = out.attachments;
       destinationPolicies = out.policies ?? [];
+      envoyFilters = out.envoyFilters ?? [];
       for (const r of resources) {
         const st = r.key ? out.statuses.get(keyString(r.key)) : undefined;
         if (!st) continue;
@@ -302,6 +313,7 @@ export class MeshIndex {
       attachments,
       peerAuthentications,
       destinationPolicies,
+      envoyFilters,
     };
     for (const l of this.#listeners) l();
   }

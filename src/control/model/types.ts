@@ -148,3 +148,38 @@ export interface PeerAuthenticationModel {
   /** By workload (container) port, in port order. */
   portLevel: Array<{ port: number; mode: PeerAuthenticationMode }>;
 }
+
+export type InboundInput = NonNullable<ProxyConfigInput['inbound']>[number];
+export type FilterInput = NonNullable<InboundInput['filters']>[number];
+export type LocalRateLimitInput = Extract<FilterInput, { type: 'LocalRateLimit' }>['localRateLimit'];
+
+/**
+ * An Istio EnvoyFilter, reduced to what Weft applies of it (translate/istio/envoy-filter.ts): local rate
+ * limit filters inserted in the inbound HTTP filter chains of the workloads it selects, and per-route
+ * configs that replace a filter's own on some ports. The view builder resolves which workloads it selects
+ * (Istio's scoping rules) and which inbound entries it reaches.
+ */
+export interface EnvoyFilterModel {
+  /** "EnvoyFilter/istio-system/filter-local-ratelimit-svc". */
+  resource: string;
+  namespace: string;
+  /** workloadSelector.labels; undefined (or no labels): every workload in its scope. */
+  selector: Record<string, string> | undefined;
+  /** HTTP_FILTER patches at SIDECAR_INBOUND, in order. */
+  filters: Array<{
+    /** The HTTP filter's name, which a route's typed_per_filter_config refers to. */
+    name: string;
+    /** listener.portNumber: only this workload (container) port; undefined: every port. */
+    port: number | undefined;
+    /** Undefined: no token_bucket, so the filter limits nothing unless a route's config replaces it. */
+    localRateLimit: LocalRateLimitInput | undefined;
+  }>;
+  /** HTTP_ROUTE patches at SIDECAR_INBOUND: a per-route config replaces the named filter's own. */
+  routes: Array<{
+    /** routeConfiguration.portNumber: the workload (container) port; undefined: any. */
+    port: number | undefined;
+    /** vhost.name `inbound|http|<port>`: the service port whose target the inbound entry serves. */
+    servicePort: number | undefined;
+    perFilter: Array<{ name: string; localRateLimit: LocalRateLimitInput }>;
+  }>;
+}

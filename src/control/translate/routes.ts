@@ -1,13 +1,15 @@
 /**
  * The route front doors the index runs: the Gateway API (GAMMA) and Istio's VirtualService with its
  * DestinationRules. Both produce attachments the view builder reads; Linkerd's routes will add theirs.
+ * Istio's EnvoyFilters (local rate limits on sidecars' inbound ports) are translated here too.
  */
 import type { GatewayRoute } from '../../api/resources/gateway-api/index.ts';
-import type { DestinationRule, VirtualService } from '../../api/resources/istio/index.ts';
+import type { DestinationRule, EnvoyFilter, VirtualService } from '../../api/resources/istio/index.ts';
 import type { RouteTranslator } from '../index/index.ts';
 import type { ServiceModel } from '../model/types.ts';
 import { parsedRoute, translateGatewayRoutes } from './gateway-api/index.ts';
 import { translateDestinationRules } from './istio/destination-rule.ts';
+import { translateEnvoyFilters } from './istio/envoy-filter.ts';
 import { policyExtras, ruleExtras } from './istio/resilience.ts';
 import { translateVirtualServices } from './istio/virtual-service.ts';
 
@@ -17,9 +19,10 @@ export const ROUTE_KINDS: readonly string[] = [
   'TCPRoute',
   'VirtualService',
   'DestinationRule',
+  'EnvoyFilter',
 ];
 
-const ISTIO_KINDS = new Set(['VirtualService', 'DestinationRule']);
+const ISTIO_KINDS = new Set(['VirtualService', 'DestinationRule', 'EnvoyFilter']);
 
 export const translateRoutes: RouteTranslator = (routes, services) => {
   const gateway = translateGatewayRoutes(
@@ -55,6 +58,19 @@ export const translateRoutes: RouteTranslator = (routes, services) => {
     drs.policies,
     ruleExtras,
   );
-  const statuses = new Map([...gateway.statuses, ...drs.statuses, ...vss.statuses]);
-  return { attachments: [...gateway.attachments, ...vss.attachments], statuses, policies: drs.policies };
+  const efs = translateEnvoyFilters(
+    istio('EnvoyFilter') as Array<{
+      namespace: string;
+      name: string;
+      created: string;
+      spec: EnvoyFilter['spec'];
+    }>,
+  );
+  const statuses = new Map([...gateway.statuses, ...drs.statuses, ...vss.statuses, ...efs.statuses]);
+  return {
+    attachments: [...gateway.attachments, ...vss.attachments],
+    statuses,
+    policies: drs.policies,
+    envoyFilters: efs.envoyFilters,
+  };
 };

@@ -27,6 +27,7 @@ import {
   serviceBackendName,
   splitBackendName,
 } from '../model/types.ts';
+import { envoyFiltersFor, inboundFilters } from '../translate/istio/envoy-filter.ts';
 import { exportedTo } from '../translate/istio/hosts.ts';
 import {
   DEFAULT_MTLS_MODE,
@@ -160,7 +161,7 @@ export function buildView(
       inst.sidecar.mode === 'transparent'
         ? { address: '127.0.0.1', port: 15000, path: inst.sidecar.adminSocket }
         : { address: '127.0.0.1', port: inst.sidecar.adminPort, path: inst.sidecar.adminSocket },
-    inbound: inboundOf(inst, model.services, mtls.modeOf),
+    inbound: inboundOf(inst, model, mtls.modeOf, options.rootNamespace),
     outbound,
     backends: [...backends.values()].sort((a, b) => a.name.localeCompare(b.name)),
   };
@@ -284,27 +285,41 @@ function policyFields(policy: BackendPolicy | undefined): Partial<BackendInput> 
   return { ...(policy.loadBalancer ? { loadBalancer: policy.loadBalancer } : {}), ...(policy.extra ?? {}) };
 }
 
-/** One inbound entry per application port, with the protocol of the service port that targets it. */
+/**
+ * One inbound entry per application port, with the protocol of the service port that targets it, and
+ * the HTTP filters Istio EnvoyFilters put on it (local rate limits; see translate/istio/envoy-filter.ts).
+ */
 function inboundOf(
   inst: InstanceModel,
-  services: readonly ServiceModel[],
+  model: MeshModel,
   modeOf: MtlsResolver['modeOf'],
+  rootNamespace: string | undefined,
 ): NonNullable<ProxyConfigInput['inbound']> {
   // Keyed by containerPort: what services target and what intercepted connections were addressed to.
   const ports = new Map<number, PortProtocol | undefined>();
+  // The service ports that target each container port: an EnvoyFilter's vhost inbound|http|<port> names one.
+  const servicePorts = new Map<number, number[]>();
   for (const p of inst.ports) ports.set(p.containerPort, undefined);
-  for (const svc of services) {
+  for (const svc of model.services) {
     if (svc.namespace !== inst.namespace || !selects(svc.selector, inst.labels)) continue;
     for (const sp of svc.ports) {
       const port = targetPortOf(inst, sp);
-      if (port !== undefined && ports.get(port) === undefined) ports.set(port, sp.protocol);
+      if (port === undefined) continue;
+      if (ports.get(port) === undefined) ports.set(port, sp.protocol);
+      servicePorts.set(port, [...(servicePorts.get(port) ?? []), sp.port]);
     }
   }
+  const envoyFilters = envoyFiltersFor(model.envoyFilters, inst, rootNamespace);
   return [...ports.entries()]
     .sort((a, b) => a[0] - b[0])
     .map(([port, protocol]) => {
       const declared = inst.ports.find((p) => p.containerPort === port);
       const explicit = inst.sidecar.mode === 'explicit' ? declared?.inboundPort : undefined;
+      const filters = inboundFilters(envoyFilters, {
+        port,
+        servicePorts: servicePorts.get(port) ?? [],
+        protocol,
+      });
       return {
         name: `inbound-${port}`,
         // Detection serves HTTP/1, HTTP/2 and TCP alike; a port declared TCP skips the wait for a first
@@ -312,6 +327,7 @@ function inboundOf(
         protocol: protocol === 'tcp' ? ('tcp' as const) : ('detect' as const),
         target: { address: '127.0.0.1', port: declared?.port ?? port },
         ...(explicit !== undefined ? { listen: { address: '127.0.0.1', port: explicit } } : {}),
+        ...(filters.length > 0 ? { filters } : {}),
         // PeerAuthentication's port-level modes name the workload port: containerPort, as here.
         mtls: modeOf(inst, port),
       };
