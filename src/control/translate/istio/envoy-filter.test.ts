@@ -9,14 +9,11 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { validateProxyConfig } from '../../../api/index.ts';
-import { silentLogger } from '../../../core/index.ts';
-import { MeshIndex } from '../../index/index.ts';
-import { createVipAllocator } from '../../index/vips.ts';
-import type { EnvoyFilterModel, InstanceModel, LocalRateLimitInput } from '../../model/types.ts';
+import type { MeshIndex } from '../../index/index.ts';
+import type { EnvoyFilterModel, LocalRateLimitInput } from '../../model/types.ts';
 import { parseDocuments } from '../../sources/file/parse.ts';
-import { fixedImages } from '../../testing.ts';
 import { buildView } from '../../views/build.ts';
-import { ROUTE_KINDS, translateRoutes } from '../routes.ts';
+import { istioMesh } from './testing.ts';
 
 const ROOT = new URL('../../../../', import.meta.url).pathname;
 const SAMPLES = path.join(
@@ -31,30 +28,7 @@ const file = (f: string) => parseDocuments(readFileSync(f, 'utf8'), f);
 const inline = (yaml: string, name = 'inline.yaml') => parseDocuments(yaml, name);
 
 /** The given documents in the index, with one ready transparent instance per Deployment. */
-function mesh(docs: ReturnType<typeof file>): MeshIndex {
-  const index = new MeshIndex({
-    images: fixedImages,
-    vips: createVipAllocator(),
-    logger: silentLogger,
-    transparent: true,
-    routeKinds: ROUTE_KINDS,
-    translateRoutes,
-  });
-  index.events('files').reset(docs);
-  const instances: InstanceModel[] = index.model.workloads.map((w, i) => ({
-    id: `${w.namespace}/${w.name}-0`,
-    namespace: w.namespace,
-    workload: w.name,
-    labels: w.labels,
-    serviceAccount: w.serviceAccount,
-    address: `10.77.1.${i + 1}`,
-    ports: w.ports.map((p) => ({ name: p.name, containerPort: p.port, port: p.port })),
-    ready: true,
-    sidecar: { mode: 'transparent', adminSocket: `/run/${i}.sock` },
-  }));
-  index.setInstances(instances);
-  return index;
-}
+const mesh = (docs: ReturnType<typeof file>): MeshIndex => istioMesh(docs);
 
 /** The view of one instance, after checking that the proxy's validator accepts it. */
 function view(index: MeshIndex, node: string) {

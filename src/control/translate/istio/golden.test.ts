@@ -74,17 +74,14 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { type ProxyConfig, validateProxyConfig } from '../../../api/index.ts';
-import { silentLogger } from '../../../core/index.ts';
-import { type IndexedResource, MeshIndex } from '../../index/index.ts';
-import { createVipAllocator } from '../../index/vips.ts';
-import type { InstanceModel } from '../../model/types.ts';
+import type { IndexedResource, MeshIndex } from '../../index/index.ts';
 import { parseDocuments } from '../../sources/file/parse.ts';
 import type { SourcedDocument } from '../../sources/types.ts';
 import { fixedImages } from '../../testing.ts';
 import { buildView } from '../../views/build.ts';
 import type { ImageResolver } from '../kubernetes/workloads.ts';
-import { ROUTE_KINDS, translateRoutes } from '../routes.ts';
 import { resolveHost } from './hosts.ts';
+import { istioMesh } from './testing.ts';
 
 const ROOT = new URL('../../../../', import.meta.url).pathname;
 const SAMPLES = 'test/fixtures/compat/samples/istio';
@@ -272,26 +269,8 @@ function load(sample: string, setup: Setup): Loaded {
       docs.push(d);
     }
   }
-  const index = new MeshIndex({
-    images,
-    vips: createVipAllocator(),
-    logger: silentLogger,
-    transparent: true,
-    routeKinds: ROUTE_KINDS,
-    translateRoutes,
-  });
-  index.events('files').reset(docs);
-  const instances: InstanceModel[] = index.model.workloads.map((w, i) => ({
-    id: `${w.namespace}/${w.name}-0`,
-    namespace: w.namespace,
-    workload: w.name,
-    labels: w.labels,
-    serviceAccount: w.serviceAccount,
-    address: addressOf(`${w.namespace}/${w.name}-0`),
-    ports: w.ports.map((p) => ({ name: p.name, containerPort: p.port, port: p.port })),
-    ready: true,
-    sidecar: { mode: 'transparent', adminSocket: `/run/weft/${i}.sock` },
-  }));
+  const index = istioMesh(docs, { images, addressOf: (id) => addressOf(id) });
+  const instances = index.model.instances;
   assert.equal(new Set(instances.map((i) => i.address)).size, instances.length, 'two instances, one address');
   index.setInstances(instances);
   return { index, replaced };

@@ -8,14 +8,10 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { validateProxyConfig } from '../../../api/index.ts';
-import { silentLogger } from '../../../core/index.ts';
-import { MeshIndex } from '../../index/index.ts';
-import { createVipAllocator } from '../../index/vips.ts';
-import type { InstanceModel } from '../../model/types.ts';
+import type { MeshIndex } from '../../index/index.ts';
 import { parseDocuments } from '../../sources/file/parse.ts';
-import { fixedImages } from '../../testing.ts';
 import { buildView } from '../../views/build.ts';
-import { ROUTE_KINDS, translateRoutes } from '../routes.ts';
+import { istioMesh } from './testing.ts';
 
 const ROOT = new URL('../../../../', import.meta.url).pathname;
 const BOOKINFO = path.join(ROOT, 'test/fixtures/compat/istio/bookinfo.yaml');
@@ -30,28 +26,7 @@ function docs(file: string) {
 
 /** Bookinfo plus the given networking samples, with one ready instance per Deployment. */
 function mesh(samples: string[]): MeshIndex {
-  const index = new MeshIndex({
-    images: fixedImages,
-    vips: createVipAllocator(),
-    logger: silentLogger,
-    transparent: true,
-    routeKinds: ROUTE_KINDS,
-    translateRoutes,
-  });
-  index.events('files').reset([docs(BOOKINFO), ...samples.map((s) => docs(path.join(NETWORKING, s)))].flat());
-  const instances: InstanceModel[] = index.model.workloads.map((w, i) => ({
-    id: `${w.namespace}/${w.name}-0`,
-    namespace: w.namespace,
-    workload: w.name,
-    labels: w.labels,
-    serviceAccount: w.serviceAccount,
-    address: `10.77.1.${i + 1}`,
-    ports: w.ports.map((p) => ({ name: p.name, containerPort: p.port, port: p.port })),
-    ready: true,
-    sidecar: { mode: 'transparent', adminSocket: `/run/${i}.sock` },
-  }));
-  index.setInstances(instances);
-  return index;
+  return istioMesh([docs(BOOKINFO), ...samples.map((s) => docs(path.join(NETWORKING, s)))].flat());
 }
 
 function view(index: MeshIndex, node = 'default/productpage-v1-0') {
@@ -197,35 +172,12 @@ describe('Istio traffic management, Bookinfo samples', () => {
 
 describe("Istio's circuit-breaking task", () => {
   test('connectionPool and outlierDetection become the backend circuit breaker and outlier detection', () => {
-    const index = new MeshIndex({
-      images: fixedImages,
-      vips: createVipAllocator(),
-      logger: silentLogger,
-      transparent: true,
-      routeKinds: ROUTE_KINDS,
-      translateRoutes,
-    });
     const samples = path.join(ROOT, 'test/fixtures/compat/samples/istio');
-    index
-      .events('files')
-      .reset([
-        ...docs(path.join(samples, 'httpbin/httpbin.yaml')),
-        ...docs(path.join(samples, 'tasks/circuit-breaking-destinationrule.yaml')),
-        ...docs(BOOKINFO),
-      ]);
-    index.setInstances(
-      index.model.workloads.map((w, i) => ({
-        id: `${w.namespace}/${w.name}-0`,
-        namespace: w.namespace,
-        workload: w.name,
-        labels: w.labels,
-        serviceAccount: w.serviceAccount,
-        address: `10.77.1.${i + 1}`,
-        ports: w.ports.map((p) => ({ name: p.name, containerPort: p.port, port: p.port })),
-        ready: true,
-        sidecar: { mode: 'transparent', adminSocket: `/run/${i}.sock` },
-      })),
-    );
+    const index = istioMesh([
+      ...docs(path.join(samples, 'httpbin/httpbin.yaml')),
+      ...docs(path.join(samples, 'tasks/circuit-breaking-destinationrule.yaml')),
+      ...docs(BOOKINFO),
+    ]);
     const httpbin = view(index).backends?.find((b) => b.name === 'default/httpbin:8000');
     assert.deepEqual(
       {
