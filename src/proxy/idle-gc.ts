@@ -11,12 +11,15 @@ const CHECK_MS = 1000;
 /** Only worth a full collection when this much heap was added since the last one. */
 const GROWTH_BYTES = 4 * 1024 * 1024;
 
-export function startIdleGc(requestCount: () => number): () => void {
+export function startIdleGc(
+  requestCount: () => number,
+  heapUsed: () => number = () => process.memoryUsage().heapUsed,
+): () => void {
   const gc = (globalThis as { gc?: (options?: object) => void }).gc;
   if (typeof gc !== 'function') return () => {};
   let lastCount = requestCount();
   let busy = false;
-  let heapAfterGc = process.memoryUsage().heapUsed;
+  let heapAfterGc = heapUsed();
   const timer = setInterval(() => {
     const count = requestCount();
     if (count !== lastCount) {
@@ -26,10 +29,10 @@ export function startIdleGc(requestCount: () => number): () => void {
     }
     if (!busy) return;
     busy = false;
-    if (process.memoryUsage().heapUsed - heapAfterGc < GROWTH_BYTES) return;
+    if (heapUsed() - heapAfterGc < GROWTH_BYTES) return;
     // 'last-resort' is V8's memory-reducing full collection: it also gives pooled pages back to the OS.
     gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
-    heapAfterGc = process.memoryUsage().heapUsed;
+    heapAfterGc = heapUsed();
   }, CHECK_MS);
   timer.unref();
   return () => clearInterval(timer);
