@@ -81,7 +81,14 @@ export const SAMPLE_IMAGES: Readonly<Record<string, SampleImage>> = {
     args: true,
   },
   'docker.io/mccutchen/go-httpbin': { program: 'src/samples/httpbin/server.ts', env: {}, port: 8080 },
-  'docker.io/kennethreitz/httpbin': { program: 'src/samples/httpbin/server.ts', env: {}, port: 80 },
+  // The stand-in's own default is go-httpbin's 8080; kennethreitz/httpbin listens on 80 (gunicorn -b
+  // 0.0.0.0:80, which Istio's mirroring task and the Service's targetPort 80 rely on). The manifest's env
+  // and, in explicit mode, the runtime's PORT still win.
+  'docker.io/kennethreitz/httpbin': {
+    program: 'src/samples/httpbin/server.ts',
+    env: { PORT: '80' },
+    port: 80,
+  },
   'docker.io/curlimages/curl': { useCommand: true },
 };
 

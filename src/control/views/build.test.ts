@@ -140,7 +140,7 @@ describe('the golden mesh: every resource is accepted, problems are noted on the
           '--disable-warning=ExperimentalWarning',
           '/opt/weft/src/samples/httpbin/server.ts',
         ],
-        env: {},
+        env: { PORT: '80' },
         workingDir: undefined,
         ports: [{ name: 'http', port: 8000, protocol: undefined }],
         readiness: undefined,

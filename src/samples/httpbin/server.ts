@@ -6,7 +6,8 @@
  * canonical form with lists of values, `origin` from X-Forwarded-For when present.
  *
  * /status takes a comma list, optionally weighted (`200:0.9,503:0.1`), and picks one at random, as
- * go-httpbin does. Each request is logged on one line, which the mirroring task reads.
+ * go-httpbin does. Each request is logged on one line, which the mirroring task reads (with its Host, so
+ * a mirror's `-shadow` host shows).
  *
  * Env: PORT (default 8080, go-httpbin's container port; Istio's Service maps 8000 to it).
  */
@@ -264,7 +265,7 @@ const server = http.createServer((req, res) => {
   res.once('finish', () => {
     const ms = (performance.now() - started).toFixed(1);
     console.log(
-      `time=${new Date().toISOString()} status=${res.statusCode} method=${req.method} uri=${req.url} duration_ms=${ms} user_agent=${JSON.stringify(req.headers['user-agent'] ?? '')}`,
+      `time=${new Date().toISOString()} status=${res.statusCode} method=${req.method} uri=${req.url} host=${JSON.stringify(req.headers.host ?? '')} duration_ms=${ms} user_agent=${JSON.stringify(req.headers['user-agent'] ?? '')}`,
     );
   });
   handle(req, res).catch((err: Error) => {
