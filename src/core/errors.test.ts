@@ -72,7 +72,7 @@ describe('ProxyError', () => {
     assert.equal(err.name, 'ProxyError');
     assert.equal(err.message, 'could not reach 10.0.0.1:80');
     assert.equal(err.cause, cause);
-    assert.equal(err.status, 502);
+    assert.equal(err.status, 503);
   });
 });
 

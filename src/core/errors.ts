@@ -11,9 +11,13 @@ export const ProxyErrors = {
     description: 'No outbound service is configured for the requested host and port.',
   },
   NO_ENDPOINT: { status: 503, description: 'The selected backend has no endpoints.' },
-  CONNECT_FAILED: { status: 502, description: 'The proxy could not connect to the upstream endpoint.' },
+  CONNECT_FAILED: {
+    status: 503,
+    description:
+      "The proxy could not connect to the upstream endpoint (503, as Envoy's UF: Istio's default retries cover it).",
+  },
   UPSTREAM_RESET: {
-    status: 502,
+    status: 503,
     description: 'The upstream closed or reset the connection before a response.',
   },
   UPSTREAM_TLS: {

@@ -72,9 +72,9 @@ describe('proxy-generated errors', () => {
     assert.equal(r.headers['weft-error'], 'NO_ROUTE');
   });
 
-  test('502 CONNECT_FAILED when the endpoint refuses connections', async () => {
+  test('503 CONNECT_FAILED when the endpoint refuses connections (as Envoy: UF)', async () => {
     const r = await get(proxy.url('svc', '/dead'));
-    assert.equal(r.status, 502);
+    assert.equal(r.status, 503);
     assert.equal(r.headers['weft-error'], 'CONNECT_FAILED');
   });
 
@@ -185,12 +185,12 @@ describe('HTTP/2 upstreams', () => {
     backends: [{ name: 'h2', protocol: 'http2', endpoints: [{ address: '127.0.0.1', port }] }],
   });
 
-  test('a refused connection to an HTTP/2 endpoint is 502 CONNECT_FAILED', async () => {
+  test('a refused connection to an HTTP/2 endpoint is 503 CONNECT_FAILED', async () => {
     const dead = await closedPort();
     const proxy = await startProxy(toHttp2Endpoint(dead));
     try {
       const r = await get(proxy.url('svc', '/'));
-      assert.equal(r.status, 502);
+      assert.equal(r.status, 503);
       assert.equal(r.headers['weft-error'], 'CONNECT_FAILED');
     } finally {
       await proxy.close();

@@ -188,12 +188,10 @@ describe('losing 1 of 3 upstream instances under load (Istio retries and outlier
     );
   });
 
-  // Known to fail: the crashed application's sidecar answers 502 (CONNECT_FAILED when it cannot connect to
-  // the application, UPSTREAM_RESET when the application died mid-request), where Envoy answers 503 (UF,
-  // UR), and Istio's default retry policy retries 503 but not 502. See the report on issue 5.
-  test('application crashed (its sidecar lives on), Istio default retries: 0 of 1,000 requests fail', {
-    todo: 'the sidecar of a crashed application answers 502, which Istio’s default retries do not retry',
-  }, async (t) => {
+  // The crashed application's sidecar answers 503 (CONNECT_FAILED when it cannot connect to the
+  // application, UPSTREAM_RESET when the application died mid-request), as Envoy does (UF, UR), so Istio's
+  // default retry policy, which retries 503, sends the request to another instance.
+  test('application crashed (its sidecar lives on), Istio default retries: 0 of 1,000 requests fail', async (t) => {
     const { failed, report } = await loseInstance(t, mesh, 'app-crash', 'app');
     assert.equal(failed, 0, JSON.stringify(report.failures));
   });

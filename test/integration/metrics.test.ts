@@ -81,7 +81,7 @@ describe('metrics', () => {
     for (let i = 0; i < 7; i++) assert.equal((await get(proxy.url('web', '/ok'))).status, 200);
     for (let i = 0; i < 3; i++) await get(proxy.url('web', '/ok'), { method: 'POST', body: 'twelve bytes' });
     assert.equal((await get(proxy.url('web', '/nowhere'))).status, 404);
-    assert.equal((await get(proxy.url('web', '/down'))).status, 502);
+    assert.equal((await get(proxy.url('web', '/down'))).status, 503);
     assert.equal(await rawExchange(proxy.port('raw'), 'hello', 2000, true), 'hello');
     await new Promise((r) => setTimeout(r, 50));
 
@@ -97,7 +97,7 @@ describe('metrics', () => {
     assert.equal(total({ route: 'ok', backend: 'echo', method: 'POST', response_code: '200' }), 3);
     assert.equal(total({ route: '-', response_code: '404', response_flags: 'NO_ROUTE' }), 1);
     assert.equal(
-      total({ route: 'down', backend: 'dead', response_code: '502', response_flags: 'CONNECT_FAILED' }),
+      total({ route: 'down', backend: 'dead', response_code: '503', response_flags: 'CONNECT_FAILED' }),
       1,
     );
 

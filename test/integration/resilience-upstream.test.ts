@@ -390,7 +390,7 @@ describe('outlier detection', () => {
       const r = await get(url);
       if (r.status !== 200) failures.push(`${r.status} ${r.headers['weft-error']}`);
     }
-    assert.deepEqual(failures, ['502 CONNECT_FAILED', '502 CONNECT_FAILED']);
+    assert.deepEqual(failures, ['503 CONNECT_FAILED', '503 CONNECT_FAILED']);
     for (let i = 0; i < 30; i++) assert.equal((await get(url)).status, 200);
     assert.equal(await metric(proxy, 'weft_outlier_ejected', { backend: 'httpbin' }), 1);
   });

@@ -413,7 +413,7 @@ describe('retries', () => {
 
   test('…and its failure, with its own weft-error code', async () => {
     const r = await get(proxy.url('svc', '/last'));
-    assert.equal(r.status, 502);
+    assert.equal(r.status, 503);
     assert.equal(r.headers['weft-error'], 'CONNECT_FAILED');
     assert.equal(up['last-a']?.hits, 1);
   });
