@@ -167,12 +167,9 @@ describe('losing 1 of 3 upstream instances under load (Istio retries and outlier
     assert.ok(recoveryMs <= 2000, `the last failure came ${recoveryMs} ms after the loss`);
   });
 
-  // Known to fail: istiod gives the default route of every service (no VirtualService) its default retry
-  // policy too (pilot/pkg/networking/core/route: BuildDefaultHTTPOutboundRoute); Weft's default route has
-  // none, so a service with only a DestinationRule loses requests a VirtualService-less Istio would retry.
-  test("a service with no VirtualService gets Istio's default retries on its default route", {
-    todo: 'the control plane sets retries only on routes from VirtualService rules',
-  }, async () => {
+  // istiod gives the default route of every service (no VirtualService) its default retry policy too
+  // (pilot/pkg/networking/core/route: BuildDefaultHTTPOutboundRoute), and so does Weft's view builder.
+  test("a service with no VirtualService gets Istio's default retries on its default route", async () => {
     const dump = JSON.parse(await mesh.admin('default/curl-0', '/config')) as {
       config: { outbound: Array<{ name: string; routes: Array<{ name: string; retries?: unknown }> }> };
     };

@@ -24,6 +24,11 @@ import { fixedImages, GOLDEN, GOLDEN_RESOURCES } from '../testing.ts';
 import { ROUTE_KINDS, translateRoutes } from '../translate/routes.ts';
 import { buildView, chooseAttachments } from './build.ts';
 
+/** A service's route when nothing routes it: Istio's default retry policy, with the attempt count. */
+const ISTIO_DEFAULT_ROUTE = {
+  retries: { attempts: 2, retryOn: ['connect-failure', 'refused-stream', 'unavailable', 'cancelled', 503] },
+  includeAttemptCount: true,
+};
 /** The mesh's default balancer (Istio's LEAST_REQUEST). */
 const LR = { type: 'least-request' } as const;
 /** Every instance runs a Weft sidecar: endpoints name its identity (auto-mTLS). */
@@ -190,7 +195,7 @@ describe('buildView (golden)', () => {
           hosts: ['api', 'api.default', 'api.default.svc', 'api.default.svc.cluster.local'],
           port: 50051,
           protocol: 'grpc', // appProtocol: grpc, over the port name "rpc"
-          routes: [{ name: 'default', backends: [{ backend: 'default/api:50051' }] }],
+          routes: [{ name: 'default', backends: [{ backend: 'default/api:50051' }], ...ISTIO_DEFAULT_ROUTE }],
           tcpBackends: [],
           vip: '10.77.128.11',
         },
@@ -212,7 +217,9 @@ describe('buildView (golden)', () => {
           hosts: ['legacy', 'legacy.default', 'legacy.default.svc', 'legacy.default.svc.cluster.local'],
           port: 8081,
           protocol: 'http1',
-          routes: [{ name: 'default', backends: [{ backend: 'default/legacy:8081' }] }],
+          routes: [
+            { name: 'default', backends: [{ backend: 'default/legacy:8081' }], ...ISTIO_DEFAULT_ROUTE },
+          ],
           tcpBackends: [],
           vip: '10.77.128.13',
         },
@@ -243,7 +250,7 @@ describe('buildView (golden)', () => {
           // Unnamed port: detected, so both the HTTP default route and the TCP fallback; the route
           // attached to port 80 does not apply here.
           protocol: 'detect',
-          routes: [{ name: 'default', backends: [{ backend: 'default/web:7000' }] }],
+          routes: [{ name: 'default', backends: [{ backend: 'default/web:7000' }], ...ISTIO_DEFAULT_ROUTE }],
           tcpBackends: [{ backend: 'default/web:7000/tcp' }],
           vip: '10.77.128.10',
         },
@@ -253,7 +260,7 @@ describe('buildView (golden)', () => {
           hosts: ['search.other', 'search.other.svc', 'search.other.svc.cluster.local'],
           port: 80,
           protocol: 'http1', // port name http-web
-          routes: [{ name: 'default', backends: [{ backend: 'other/search:80' }] }],
+          routes: [{ name: 'default', backends: [{ backend: 'other/search:80' }], ...ISTIO_DEFAULT_ROUTE }],
           tcpBackends: [],
           vip: '10.77.128.14',
         },
@@ -335,7 +342,7 @@ describe('buildView (golden)', () => {
           hosts: ['api.default', 'api.default.svc', 'api.default.svc.cluster.local'],
           port: 50051,
           protocol: 'grpc',
-          routes: [{ name: 'default', backends: [{ backend: 'default/api:50051' }] }],
+          routes: [{ name: 'default', backends: [{ backend: 'default/api:50051' }], ...ISTIO_DEFAULT_ROUTE }],
           tcpBackends: [],
         },
         {
@@ -354,7 +361,9 @@ describe('buildView (golden)', () => {
           hosts: ['legacy.default', 'legacy.default.svc', 'legacy.default.svc.cluster.local'],
           port: 8081,
           protocol: 'http1',
-          routes: [{ name: 'default', backends: [{ backend: 'default/legacy:8081' }] }],
+          routes: [
+            { name: 'default', backends: [{ backend: 'default/legacy:8081' }], ...ISTIO_DEFAULT_ROUTE },
+          ],
           tcpBackends: [],
         },
         {
@@ -379,7 +388,7 @@ describe('buildView (golden)', () => {
           hosts: ['web.default', 'web.default.svc', 'web.default.svc.cluster.local'],
           port: 7000,
           protocol: 'detect',
-          routes: [{ name: 'default', backends: [{ backend: 'default/web:7000' }] }],
+          routes: [{ name: 'default', backends: [{ backend: 'default/web:7000' }], ...ISTIO_DEFAULT_ROUTE }],
           tcpBackends: [{ backend: 'default/web:7000/tcp' }],
         },
         {
@@ -387,7 +396,7 @@ describe('buildView (golden)', () => {
           hosts: ['search', 'search.other', 'search.other.svc', 'search.other.svc.cluster.local'],
           port: 80,
           protocol: 'http1',
-          routes: [{ name: 'default', backends: [{ backend: 'other/search:80' }] }],
+          routes: [{ name: 'default', backends: [{ backend: 'other/search:80' }], ...ISTIO_DEFAULT_ROUTE }],
           tcpBackends: [],
         },
       ],

@@ -29,6 +29,10 @@ import {
 } from '../model/types.ts';
 import { envoyFiltersFor, inboundFilters } from '../translate/istio/envoy-filter.ts';
 import { exportedTo } from '../translate/istio/hosts.ts';
+import { ISTIO_DEFAULT_RETRIES } from '../translate/istio/resilience.ts';
+
+const ISTIO_DEFAULT_ROUTE = { retries: ISTIO_DEFAULT_RETRIES, includeAttemptCount: true } as const;
+
 import {
   DEFAULT_MTLS_MODE,
   DEFAULT_ROOT_NAMESPACE,
@@ -133,7 +137,8 @@ export function buildView(
             }
           }
         } else {
-          ob.routes?.push({ name: 'default', backends: [{ backend: name }] });
+          // Istio's default route for a service: its default retry policy and the attempt count.
+          ob.routes?.push({ name: 'default', backends: [{ backend: name }], ...ISTIO_DEFAULT_ROUTE });
           addBackend(name, backendProtocol(sp.protocol));
         }
       }
