@@ -21,9 +21,9 @@
  * available.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { applySettled, splitDocuments } from '../support/istio-tasks.ts';
 import { canRunTransparent, type Mesh, ROOT, startMesh } from '../support/mesh.ts';
 
 const ISTIO = path.join(ROOT, 'test/fixtures/compat/istio');
@@ -79,32 +79,7 @@ async function timedPage(mesh: Mesh): Promise<{ version: string; seconds: number
   return { version: shownVersion(body), seconds: Number(r.stdout.slice(nl + 1)), body };
 }
 
-/**
- * `weft apply -f file` (one request to the control plane), then waits until every sidecar acked its view.
- * Views are per sidecar and a change that leaves a view as it was sends it nothing, so this waits out the
- * control plane's distribution debounce (20 ms) and then for every sidecar to be synced, rather than for
- * new versions everywhere.
- */
-async function apply(mesh: Mesh, file: string): Promise<string> {
-  const r = await mesh.weft(['apply', '--run', mesh.runId, '-f', file]);
-  assert.equal(r.code, 0, `${file}: ${r.stderr}`);
-  await new Promise((res) => setTimeout(res, 200));
-  await mesh.waitSynced();
-  return r.stdout;
-}
-
-/** The documents of a multi-document YAML file, each written to a file of its own under `dir`, in order. */
-function splitDocuments(file: string, dir: string): string[] {
-  const docs = fs
-    .readFileSync(file, 'utf8')
-    .split(/^---[ \t]*$/m)
-    .filter((d) => /^kind:/m.test(d));
-  return docs.map((doc, i) => {
-    const out = path.join(dir, `${path.basename(file, '.yaml')}-${i + 1}.yaml`);
-    fs.writeFileSync(out, doc);
-    return out;
-  });
-}
+const apply = async (mesh: Mesh, file: string) => (await applySettled(mesh, file)).stdout;
 
 describe("Istio's traffic-shifting and request-timeouts tasks on Bookinfo", {
   skip: canRunTransparent(),

@@ -17,33 +17,12 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { applySettled, splitDocuments } from '../support/istio-tasks.ts';
 import { canRunTransparent, type Mesh, ROOT, startMesh } from '../support/mesh.ts';
 
 const SAMPLES = path.join(ROOT, 'test/fixtures/compat/samples/istio');
 const FIXTURES = path.join(ROOT, 'test/fixtures/istio-tasks');
 const SEPARATOR = '--- weft response end ---';
-
-/** The documents of a multi-document YAML file, each written to a file of its own under `dir`, in order. */
-function splitDocuments(file: string, dir: string): string[] {
-  const docs = fs
-    .readFileSync(file, 'utf8')
-    .split(/^---[ \t]*$/m)
-    .filter((d) => /^kind:/m.test(d));
-  return docs.map((doc, i) => {
-    const out = path.join(dir, `${path.basename(file, '.yaml')}-${i + 1}.yaml`);
-    fs.writeFileSync(out, doc);
-    return out;
-  });
-}
-
-/** `weft apply -f file`, then waits out the distribution debounce and for every sidecar to be synced. */
-async function apply(mesh: Mesh, file: string): Promise<string> {
-  const r = await mesh.weft(['apply', '--run', mesh.runId, '-f', file]);
-  assert.equal(r.code, 0, `${file}: ${r.stderr}`);
-  await new Promise((res) => setTimeout(res, 200));
-  await mesh.waitSynced();
-  return r.stdout;
-}
 
 /** The access-log lines of an instance's httpbin for `/hostname?mirror=<id>`, by id. */
 function logged(mesh: Mesh, instance: string): Map<string, string[]> {
@@ -68,6 +47,8 @@ async function send(mesh: Mesh, ids: string[]): Promise<string[]> {
   assert.equal(bodies.length, ids.length, r.stdout);
   return bodies.map((b) => (JSON.parse(b) as { hostname: string }).hostname);
 }
+
+const apply = async (mesh: Mesh, file: string) => (await applySettled(mesh, file)).stdout;
 
 describe("Istio's mirroring task on httpbin v1 and v2", { skip: canRunTransparent() }, () => {
   let mesh: Mesh;

@@ -20,6 +20,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { applySettled } from '../support/istio-tasks.ts';
 import { canRunTransparent, type Mesh, ROOT, startMesh } from '../support/mesh.ts';
 
 const SAMPLES = path.join(ROOT, 'test/fixtures/compat/samples/istio');
@@ -49,13 +50,7 @@ async function connections(mesh: Mesh, count: number, port = 9000): Promise<Reco
   return byPrefix;
 }
 
-/** `weft apply -f file`, then waits out the distribution debounce and for every sidecar to be synced. */
-async function apply(mesh: Mesh, file: string) {
-  const r = await mesh.weft(['apply', '--run', mesh.runId, '-f', file]);
-  await new Promise((res) => setTimeout(res, 200));
-  await mesh.waitSynced();
-  return r;
-}
+const apply = (mesh: Mesh, file: string) => applySettled(mesh, file, false);
 
 describe("Istio's TCP traffic shifting task on tcp-echo", { skip: canRunTransparent() }, () => {
   let mesh: Mesh;
